@@ -1,29 +1,94 @@
-"""Sends planned messages through one adapter, with the ledger guarding against double sends."""
+"""Sends planned messages through one adapter, with the ledger guarding against double sends.
+
+The loop, per adapter:
+
+1. plan every message in the ledger (a key already there keeps its state);
+2. sort them: `planned`/`retry` are sent; `claimed` rows left by a killed run are re-sent in their
+   original batch (same batch id, so the same idempotency key) when the provider deduplicates and its
+   window has not passed, and become `unknown` otherwise; suppressed addresses fail without a call;
+3. keep up to `concurrency` requests in flight on a thread pool; every batch is claimed (one commit
+   for all batches leaving together) before its request, and results are recorded as they come back;
+4. RETRY results go again after max(Retry-After, exponential backoff with jitter), at most
+   `max_attempts` times in this run; a 429 pauses the whole provider (shared rate limiter);
+5. UNKNOWN results (request sent, answer lost) are re-sent with the same key only where the provider
+   deduplicates; elsewhere they stay `unknown` for a person;
+6. a CONFIG_ERROR stops the channel (`ChannelConfigError`); a run of failures with no success in
+   between stops it too (`TransientChannelError`), so the orchestrator retries the run later. Both
+   carry the `DeliveryReport` of what was done before the stop.
+"""
 
 from __future__ import annotations
 
+import heapq
+import itertools
+import logging
 import random
 import time
-from collections import Counter
+import uuid
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from channels.base import Adapter
-from channels.ledger import Ledger, State
-from channels.models import Message, Outcome, SendResult
+from channels.errors import ChannelConfigError, ChannelError, TransientChannelError
+from channels.ledger import SENDABLE_STATES, Ledger, State, SuppressionKind, address_hash
+from channels.masking import mask_text
+from channels.models import Message, Outcome, Purpose, SendResult
+from channels.transport import limiter_for
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
 class DeliveryReport:
-    """What one delivery pass did, per ledger state; `skipped_already_sent` counts keys seen before."""
+    """What one delivery pass did.
+
+    `outcomes` counts messages by the ledger state this pass left them in (accepted, failed, retry,
+    unknown); `skipped_already_sent` counts keys a previous pass had settled.
+    """
 
     planned: int = 0
     skipped_already_sent: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)
+    suppressed: int = 0
+    resent_after_crash: int = 0
+    requests: int = 0
+    retries: int = 0
+    stopped: str | None = None
 
     @property
     def accepted(self) -> int:
         return self.outcomes[str(State.ACCEPTED)]
+
+    @property
+    def failed(self) -> int:
+        return self.outcomes[str(State.FAILED)]
+
+    @property
+    def unknown(self) -> int:
+        return self.outcomes[str(State.UNKNOWN)]
+
+    @property
+    def pending_retry(self) -> int:
+        return self.outcomes[str(State.RETRY)]
+
+
+@dataclass
+class _Batch:
+    messages: list[Message]
+    batch_id: str
+    attempt: int = 1
+    ambiguous_resends: int = 0
+
+    @property
+    def keys(self) -> list[str]:
+        return [m.key for m in self.messages]
+
+
+def _new_batch(messages: list[Message], attempt: int = 1) -> _Batch:
+    return _Batch(sorted(messages, key=lambda m: m.key), uuid.uuid4().hex, attempt)
 
 
 def deliver(
@@ -35,24 +100,53 @@ def deliver(
     base_delay: float = 0.5,
     max_delay: float = 30.0,
     sleep: Callable[[float], None] = time.sleep,
+    concurrency: int | None = None,
+    outage_threshold: int | None = None,
 ) -> DeliveryReport:
-    """Deliver each message at most once.
-
-    A key already accepted (or failed, or unknown) is skipped. A key left `claimed` by a crashed run is
-    re-sent only when the adapter's provider deduplicates by key; otherwise it becomes `unknown`.
-    """
+    """Deliver each message at most once (exactly once where the provider deduplicates by key)."""
     report = DeliveryReport(planned=len(messages))
-    ledger.plan(messages, adapter.name)
-    states = ledger.states([m.key for m in messages])
-    todo: list[Message] = []
-    ambiguous: list[str] = []
     for m in messages:
+        if m.channel not in adapter.channels:
+            raise ValueError(f"adapter {adapter.name} does not send {m.channel} (message {m.key})")
+    workers = max(1, concurrency or adapter.concurrency)
+    threshold = outage_threshold or max(6, 2 * workers)
+
+    ledger.plan(messages, adapter.name)
+    keys = [m.key for m in messages]
+    states = ledger.states(keys)
+    claimed = ledger.claims([k for k in keys if states.get(k) is State.CLAIMED])
+    suppressions = ledger.suppressions()
+    now_wall = datetime.now(UTC)
+
+    todo: list[Message] = []
+    resend: dict[str | None, list[Message]] = {}
+    ambiguous: list[str] = []
+    blocked: list[str] = []
+    seen: set[str] = set()
+    for m in messages:
+        if m.key in seen:
+            report.skipped_already_sent += 1
+            continue
+        seen.add(m.key)
         state = states[m.key]
-        if state in (State.PLANNED, State.RETRY):
-            todo.append(m)
-        elif state is State.CLAIMED:
-            if adapter.deduplicates_by_key:
+        if state in SENDABLE_STATES:
+            kind = suppressions.get((str(m.channel), address_hash(m.address)))
+            if kind is SuppressionKind.PERMANENT or (
+                kind is SuppressionKind.OPTED_OUT and m.purpose is Purpose.AD
+            ):
+                blocked.append(m.key)
+            else:
                 todo.append(m)
+        elif state is State.CLAIMED:
+            claim = claimed.get(m.key)
+            window = adapter.dedupe_window_seconds
+            fresh = (
+                claim is not None
+                and claim.claimed_at is not None
+                and (window is None or (now_wall - claim.claimed_at).total_seconds() < window * 0.9)
+            )
+            if adapter.deduplicates_by_key and fresh:
+                resend.setdefault(claim.batch_id if claim else None, []).append(m)
             else:
                 ambiguous.append(m.key)
         else:
@@ -60,29 +154,157 @@ def deliver(
     if ambiguous:
         ledger.mark(ambiguous, State.UNKNOWN, "claimed before a crash; provider cannot deduplicate")
         report.outcomes[str(State.UNKNOWN)] += len(ambiguous)
+        log.warning(
+            "%s: %d messages claimed by an interrupted run are now unknown", adapter.name, len(ambiguous)
+        )
+    if blocked:
+        ledger.mark(blocked, State.FAILED, "suppressed address")
+        report.outcomes[str(State.FAILED)] += len(blocked)
+        report.suppressed += len(blocked)
 
-    address_of = {m.key: (str(m.channel), m.address) for m in todo}
-    attempt = 0
-    while todo:
-        attempt += 1
-        retry: list[Message] = []
-        wait = 0.0
-        for i in range(0, len(todo), adapter.batch_size):
-            batch = todo[i : i + adapter.batch_size]
-            ledger.claim([m.key for m in batch])
-            results = adapter.send(batch)
-            ledger.record(results, address_of)
-            by_key = {m.key: m for m in batch}
-            for r in results:
-                if r.outcome in (Outcome.RETRY, Outcome.CONFIG_ERROR) and attempt < max_attempts:
-                    retry.append(by_key[r.key])
-                    wait = max(wait, r.retry_after or 0.0)
-                else:
-                    report.outcomes[_final_state(r)] += 1
-        if retry:
-            backoff = min(max_delay, base_delay * 2 ** (attempt - 1)) * (0.5 + random.random() / 2)
-            sleep(max(wait, backoff))
-        todo = retry
+    ready: deque[_Batch] = deque()
+    for batch_id, group in resend.items():
+        report.resent_after_crash += len(group)
+        for i in range(0, len(group), adapter.batch_size):
+            chunk = sorted(group[i : i + adapter.batch_size], key=lambda m: m.key)
+            ready.append(_Batch(chunk, batch_id or uuid.uuid4().hex))
+    for i in range(0, len(todo), adapter.batch_size):
+        ready.append(_new_batch(todo[i : i + adapter.batch_size]))
+
+    address_of = {m.key: (str(m.channel), m.address) for m in messages}
+    limiter = limiter_for(adapter.limiter_key, adapter.rate_per_second)
+
+    def run(batch: _Batch) -> list[SendResult]:
+        limiter.acquire(1)
+        return adapter.send(batch.messages, idempotency_key=batch.batch_id)
+
+    def backoff(attempt: int) -> float:
+        return min(max_delay, base_delay * 2 ** (attempt - 1)) * (0.5 + random.random() / 2)
+
+    delayed: list[tuple[float, int, _Batch]] = []
+    seq = itertools.count()
+    inflight: dict[Future[list[SendResult]], _Batch] = {}
+    failures_in_a_row = 0
+    error: BaseException | None = None
+    config_reason: str | None = None
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"send-{adapter.name}") as pool:
+        while ready or delayed or inflight:
+            now = time.monotonic()
+            while delayed and delayed[0][0] <= now:
+                ready.append(heapq.heappop(delayed)[2])
+            if report.stopped:
+                ready.clear()
+                delayed.clear()
+            leaving: list[_Batch] = []
+            while ready and len(inflight) + len(leaving) < workers:
+                leaving.append(ready.popleft())
+            if leaving:
+                ledger.claim_batches([(b.keys, b.batch_id) for b in leaving])
+                for b in leaving:
+                    inflight[pool.submit(run, b)] = b
+                report.requests += len(leaving)
+            if not inflight:
+                if delayed:
+                    sleep(max(0.0, delayed[0][0] - time.monotonic()))
+                continue
+            timeout = max(0.0, delayed[0][0] - time.monotonic()) if delayed and not ready else None
+            done, _ = wait(list(inflight), timeout=timeout, return_when=FIRST_COMPLETED)
+            to_record: list[SendResult] = []
+            for future in done:
+                batch = inflight.pop(future)
+                try:
+                    results = future.result()
+                except ChannelConfigError as exc:
+                    results = [
+                        SendResult(m.key, Outcome.CONFIG_ERROR, reason=str(exc)) for m in batch.messages
+                    ]
+                except (
+                    Exception
+                ) as exc:  # a bug or an unexpected library error: the request's fate is unknown
+                    log.exception("%s: send raised; stopping the channel", adapter.name)
+                    error = error or exc
+                    report.stopped = "error"
+                    results = [
+                        SendResult(m.key, Outcome.UNKNOWN, reason=f"send raised {type(exc).__name__}")
+                        for m in batch.messages
+                    ]
+                if len(results) != len(batch.messages):
+                    raise ChannelError(
+                        f"{adapter.name} returned {len(results)} results for {len(batch.messages)} messages",
+                        report,
+                    )
+                by_key = {m.key: m for m in batch.messages}
+                retry: list[Message] = []
+                same_key_again: list[Message] = []
+                wait_for = 0.0
+                succeeded = False
+                for r in results:
+                    if r.outcome is Outcome.ACCEPTED or r.outcome in (Outcome.PERMANENT, Outcome.OPTED_OUT):
+                        succeeded = True
+                    if (
+                        r.outcome is Outcome.UNKNOWN
+                        and adapter.deduplicates_by_key
+                        and not report.stopped
+                        and batch.ambiguous_resends < max_attempts
+                    ):
+                        same_key_again.append(by_key[r.key])  # stays claimed under the same batch id
+                        continue
+                    if r.outcome is Outcome.RETRY:
+                        if r.throttled and r.retry_after:
+                            limiter.pause(min(r.retry_after, max_delay))
+                        delay = max(r.retry_after or 0.0, backoff(batch.attempt))
+                        if batch.attempt < max_attempts and delay <= max_delay and not report.stopped:
+                            retry.append(by_key[r.key])
+                            wait_for = max(wait_for, delay)
+                        else:
+                            report.outcomes[str(State.RETRY)] += 1
+                    elif r.outcome is Outcome.CONFIG_ERROR:
+                        config_reason = config_reason or mask_text(r.reason) or "configuration error"
+                        report.stopped = report.stopped or "config_error"
+                        report.outcomes[str(State.RETRY)] += 1
+                    else:
+                        report.outcomes[_final_state(r)] += 1
+                    to_record.append(r)
+                if succeeded:
+                    failures_in_a_row = 0
+                elif all(r.outcome in (Outcome.RETRY, Outcome.UNKNOWN) and not r.throttled for r in results):
+                    failures_in_a_row += 1
+                    if failures_in_a_row >= threshold and not report.stopped:
+                        report.stopped = "outage"
+                        log.error(
+                            "%s: %d failed requests in a row; stopping the channel",
+                            adapter.name,
+                            failures_in_a_row,
+                        )
+                if retry:
+                    report.retries += len(retry)
+                    for i in range(0, len(retry), adapter.batch_size):
+                        nb = _new_batch(retry[i : i + adapter.batch_size], batch.attempt + 1)
+                        heapq.heappush(delayed, (time.monotonic() + wait_for, next(seq), nb))
+                if same_key_again:
+                    report.retries += len(same_key_again)
+                    nb = _Batch(
+                        sorted(same_key_again, key=lambda m: m.key),
+                        batch.batch_id,
+                        batch.attempt,
+                        batch.ambiguous_resends + 1,
+                    )
+                    heapq.heappush(delayed, (time.monotonic() + backoff(nb.ambiguous_resends), next(seq), nb))
+            if to_record:
+                ledger.record(to_record, address_of)
+
+    # Batches waiting for a same-key resend when the channel stopped stay claimed: the next run resends
+    # them (within the dedupe window) or calls them unknown.
+    log.info("%s: %s", adapter.name, dict(report.outcomes))
+    if report.stopped == "config_error":
+        raise ChannelConfigError(f"{adapter.name}: {config_reason}; channel stopped", report)
+    if report.stopped == "outage":
+        raise TransientChannelError(
+            f"{adapter.name}: provider failing; {report.requests} requests made", report
+        )
+    if error is not None:
+        raise ChannelError(f"{adapter.name}: send raised {type(error).__name__}", report) from error
     return report
 
 
@@ -91,4 +313,6 @@ def _final_state(result: SendResult) -> str:
         return str(State.ACCEPTED)
     if result.outcome in (Outcome.RETRY, Outcome.CONFIG_ERROR):
         return str(State.RETRY)
+    if result.outcome is Outcome.UNKNOWN:
+        return str(State.UNKNOWN)
     return str(State.FAILED)

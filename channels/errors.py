@@ -1,8 +1,19 @@
 """Errors that stop a whole channel rather than one recipient."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from channels.delivery import DeliveryReport
+
 
 class ChannelError(Exception):
-    """Base class for channel-wide failures."""
+    """Base class for channel-wide failures; `report` says what the run did before it stopped."""
+
+    def __init__(self, message: str, report: DeliveryReport | None = None) -> None:
+        super().__init__(message)
+        self.report = report
 
 
 class TransientChannelError(ChannelError):

@@ -1,19 +1,31 @@
-"""The durable record of every message: what was planned, claimed, accepted, failed.
+"""The durable record of every message: planned -> claimed -> accepted / failed -> delivered / opened /
+clicked, plus `unknown` for a person to resolve.
 
-SQLite in WAL mode: every state change is committed before the next provider call, so a process
-killed at any instant leaves a ledger that says exactly which messages may have reached a provider.
+SQLite in WAL mode with `synchronous=full`: every claim is committed (and on disk) before the provider
+call, so a process killed at any instant leaves a ledger that says exactly which messages may have
+reached a provider. A `claimed` row found at start-up is a message whose fate is unknown: it is sent
+again (with the same batch id, hence the same idempotency key) only where the provider deduplicates,
+and only within the provider's dedupe window; otherwise it becomes `unknown` and is never re-sent
+automatically (`unknowns()` lists them, `resolve()` settles them).
+
+One connection guarded by a lock, so the delivery loop, a receipt handler and a CLI may share a
+`Ledger` across threads; several processes may open the same file (SQLite serialises the writers).
+The ledger keeps a hash of each address, never the address itself.
 """
 
 from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 
+from channels.masking import mask_text
 from channels.models import Message, Outcome, SendResult
 
 
@@ -21,16 +33,20 @@ class State(StrEnum):
     PLANNED = "planned"
     CLAIMED = "claimed"  # written before the provider call
     ACCEPTED = "accepted"
-    RETRY = "retry"
-    FAILED = "failed"
+    RETRY = "retry"  # not taken by the provider; the next run sends it again
+    FAILED = "failed"  # permanent failure or opt-out (see `reason`)
     UNKNOWN = "unknown"  # claimed, no answer, provider does not deduplicate: a person decides
     DELIVERED = "delivered"
     OPENED = "opened"
     CLICKED = "clicked"
 
 
-FINAL_STATES = frozenset({State.ACCEPTED, State.FAILED, State.UNKNOWN, State.DELIVERED, State.OPENED,
-                          State.CLICKED})
+FINAL_STATES = frozenset(
+    {State.ACCEPTED, State.FAILED, State.UNKNOWN, State.DELIVERED, State.OPENED, State.CLICKED}
+)
+SENDABLE_STATES = frozenset({State.PLANNED, State.RETRY})
+# Receipts only move a message forward along this order.
+_PROGRESS = {State.ACCEPTED: 0, State.DELIVERED: 1, State.OPENED: 2, State.CLICKED: 3}
 
 _SCHEMA = """
 create table if not exists messages (
@@ -46,7 +62,9 @@ create table if not exists messages (
     provider_id text,
     reason text,
     planned_at text not null,
-    updated_at text not null
+    updated_at text not null,
+    batch_id text,
+    claimed_at text
 );
 create index if not exists messages_state on messages(state);
 create table if not exists transitions (
@@ -61,9 +79,19 @@ create table if not exists suppressions (
     address_hash text not null,
     reason text not null,
     at text not null,
+    kind text not null default 'permanent',
     primary key (channel, address_hash)
 );
 """
+_ADDED_COLUMNS = {
+    "messages": {"batch_id": "text", "claimed_at": "text"},
+    "suppressions": {"kind": "text not null default 'permanent'"},
+}
+
+
+class SuppressionKind(StrEnum):
+    PERMANENT = "permanent"  # bad address, hard bounce, unregistered token: no message of any purpose
+    OPTED_OUT = "opted_out"  # refused advertising on this channel: informational messages still go
 
 
 def address_hash(address: str) -> str:
@@ -88,19 +116,35 @@ class LedgerRow:
     reason: str | None
 
 
+@dataclass(frozen=True)
+class Claim:
+    """Where a `claimed` row stands: which batch it went out in and when."""
+
+    key: str
+    batch_id: str | None
+    claimed_at: datetime | None
+
+
 class Ledger:
-    """One SQLite file; safe to open from several processes (SQLite serialises the writers)."""
+    """One SQLite file; safe to share across threads and to open from several processes."""
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
         self._db = sqlite3.connect(self.path, isolation_level=None, timeout=60, check_same_thread=False)
         self._db.execute("pragma journal_mode=wal")
         self._db.execute("pragma synchronous=full")
         self._db.executescript(_SCHEMA)
+        for table, columns in _ADDED_COLUMNS.items():
+            have = {row[1] for row in self._db.execute(f"pragma table_info({table})")}
+            for column, decl in columns.items():
+                if column not in have:
+                    self._db.execute(f"alter table {table} add column {column} {decl}")
 
     def close(self) -> None:
-        self._db.close()
+        with self._lock:
+            self._db.close()
 
     def __enter__(self) -> Ledger:
         return self
@@ -108,116 +152,281 @@ class Ledger:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("begin immediate")
+            try:
+                yield self._db
+                self._db.execute("commit")
+            except BaseException:
+                self._db.execute("rollback")
+                raise
+
     def _transaction(self, statements: Iterable[tuple[str, Sequence[object] | dict[str, object]]]) -> None:
-        self._db.execute("begin immediate")
-        try:
+        with self._tx() as db:
             for sql, params in statements:
-                self._db.execute(sql, params)
-            self._db.execute("commit")
-        except BaseException:
-            self._db.execute("rollback")
-            raise
+                db.execute(sql, params)
+
+    def _query(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
+
+    # -- sending --------------------------------------------------------------------------------
 
     def plan(self, messages: Sequence[Message], adapter: str) -> int:
         """Record messages as planned; keys already known keep their state. Returns how many are new."""
         now = _now()
-        before = self._db.total_changes
-        self._db.execute("begin immediate")
-        try:
-            self._db.executemany(
+        with self._tx() as db:
+            before = db.total_changes
+            db.executemany(
                 "insert or ignore into messages (key, campaign_id, customer_id, channel, purpose, adapter,"
                 " address_hash, state, planned_at, updated_at) values (?, ?, ?, ?, ?, ?, ?, 'planned', ?, ?)",
-                [(m.key, m.campaign_id, m.customer_id, str(m.channel), str(m.purpose), adapter,
-                  address_hash(m.address), now, now) for m in messages],
+                [
+                    (
+                        m.key,
+                        m.campaign_id,
+                        m.customer_id,
+                        str(m.channel),
+                        str(m.purpose),
+                        adapter,
+                        address_hash(m.address),
+                        now,
+                        now,
+                    )
+                    for m in messages
+                ],
             )
-            self._db.execute("commit")
-        except BaseException:
-            self._db.execute("rollback")
-            raise
-        return self._db.total_changes - before
+            return db.total_changes - before
 
     def states(self, keys: Sequence[str]) -> dict[str, State]:
         out: dict[str, State] = {}
         for i in range(0, len(keys), 900):
-            chunk = keys[i : i + 900]
+            chunk = list(keys[i : i + 900])
             marks = ",".join("?" * len(chunk))
-            for key, state in self._db.execute(f"select key, state from messages where key in ({marks})", chunk):
+            for key, state in self._query(f"select key, state from messages where key in ({marks})", chunk):
                 out[key] = State(state)
         return out
 
-    def claim(self, keys: Sequence[str]) -> None:
-        """Mark messages as about to be sent; committed before the provider call."""
-        now = _now()
-        self._db.execute("begin immediate")
-        try:
-            self._db.executemany(
-                "update messages set state = 'claimed', attempts = attempts + 1, updated_at = ? where key = ?",
-                [(now, k) for k in keys],
-            )
-            self._db.executemany(
-                "insert into transitions (key, state, at) values (?, 'claimed', ?)", [(k, now) for k in keys]
-            )
-            self._db.execute("commit")
-        except BaseException:
-            self._db.execute("rollback")
-            raise
+    def claims(self, keys: Sequence[str]) -> dict[str, Claim]:
+        """The batch id and claim time of those `keys` that are currently claimed."""
+        out: dict[str, Claim] = {}
+        for i in range(0, len(keys), 900):
+            chunk = list(keys[i : i + 900])
+            marks = ",".join("?" * len(chunk))
+            for key, batch_id, claimed_at in self._query(
+                "select key, batch_id, claimed_at from messages"
+                f" where state = 'claimed' and key in ({marks})",
+                chunk,
+            ):
+                at = datetime.fromisoformat(claimed_at) if claimed_at else None
+                out[key] = Claim(key, batch_id, at)
+        return out
 
-    def record(self, results: Sequence[SendResult], channel_of: dict[str, tuple[str, str]] | None = None) -> None:
+    def claim(self, keys: Sequence[str], batch_id: str | None = None) -> None:
+        """Mark messages as about to be sent; committed before the provider call."""
+        self.claim_batches([(list(keys), batch_id)])
+
+    def claim_batches(self, batches: Sequence[tuple[Sequence[str], str | None]]) -> None:
+        """Claim several batches in one commit (the delivery loop's group commit)."""
+        now = _now()
+        rows = [(batch_id, now, now, k) for keys, batch_id in batches for k in keys]
+        with self._tx() as db:
+            db.executemany(
+                "update messages set state = 'claimed', attempts = attempts + 1, batch_id = ?,"
+                " claimed_at = ?, updated_at = ? where key = ?",
+                rows,
+            )
+            db.executemany(
+                "insert into transitions (key, state, detail, at) values (?, 'claimed', ?, ?)",
+                [(k, batch_id, now) for batch_id, now, _, k in rows],
+            )
+
+    def record(
+        self, results: Sequence[SendResult], channel_of: dict[str, tuple[str, str]] | None = None
+    ) -> None:
         """Store each result; address-level permanent failures and opt-outs feed the suppression list.
 
         `channel_of` maps key -> (channel, address) for the messages whose failures should suppress.
         """
         now = _now()
-        state_of = {
-            Outcome.ACCEPTED: State.ACCEPTED,
-            Outcome.RETRY: State.RETRY,
-            Outcome.PERMANENT: State.FAILED,
-            Outcome.OPTED_OUT: State.FAILED,
-            Outcome.CONFIG_ERROR: State.RETRY,
-        }
-        self._db.execute("begin immediate")
-        try:
-            for r in results:
-                state = state_of[r.outcome]
-                self._db.execute(
-                    "update messages set state = ?, provider_id = coalesce(?, provider_id), reason = ?,"
-                    " updated_at = ? where key = ?",
-                    (str(state), r.provider_id, r.reason or (None if state is State.ACCEPTED else str(r.outcome)),
-                     now, r.key),
+        updates = []
+        transitions = []
+        suppressions = []
+        for r in results:
+            state = _STATE_OF[r.outcome]
+            reason = mask_text(r.reason) if r.reason else None
+            if state is not State.ACCEPTED and reason is None:
+                reason = str(r.outcome)
+            updates.append((str(state), r.provider_id, reason, now, r.key))
+            transitions.append((r.key, str(state), reason, now))
+            if (
+                r.outcome in (Outcome.PERMANENT, Outcome.OPTED_OUT)
+                and r.suppress
+                and channel_of
+                and r.key in channel_of
+            ):
+                channel, address = channel_of[r.key]
+                kind = (
+                    SuppressionKind.OPTED_OUT if r.outcome is Outcome.OPTED_OUT else SuppressionKind.PERMANENT
                 )
-                self._db.execute(
-                    "insert into transitions (key, state, detail, at) values (?, ?, ?, ?)",
-                    (r.key, str(state), r.reason, now),
+                suppressions.append(
+                    (channel, address_hash(address), reason or str(r.outcome), now, str(kind))
                 )
-                if r.outcome in (Outcome.PERMANENT, Outcome.OPTED_OUT) and channel_of and r.key in channel_of:
-                    channel, address = channel_of[r.key]
-                    self._db.execute(
-                        "insert or replace into suppressions values (?, ?, ?, ?)",
-                        (channel, address_hash(address), r.reason or str(r.outcome), now),
-                    )
-            self._db.execute("commit")
-        except BaseException:
-            self._db.execute("rollback")
-            raise
+        with self._tx() as db:
+            db.executemany(
+                "update messages set state = ?, provider_id = coalesce(?, provider_id), reason = ?,"
+                " updated_at = ? where key = ?",
+                updates,
+            )
+            db.executemany(
+                "insert into transitions (key, state, detail, at) values (?, ?, ?, ?)", transitions
+            )
+            db.executemany(
+                "insert or replace into suppressions (channel, address_hash, reason, at, kind)"
+                " values (?, ?, ?, ?, ?)",
+                suppressions,
+            )
 
     def mark(self, keys: Sequence[str], state: State, reason: str | None = None) -> None:
         now = _now()
-        self._transaction(
-            [("update messages set state = ?, reason = coalesce(?, reason), updated_at = ? where key = ?",
-              (str(state), reason, now, k)) for k in keys]
-            + [("insert into transitions (key, state, detail, at) values (?, ?, ?, ?)", (k, str(state), reason, now))
-               for k in keys]
-        )
+        reason = mask_text(reason) if reason else None
+        with self._tx() as db:
+            db.executemany(
+                "update messages set state = ?, reason = coalesce(?, reason), updated_at = ? where key = ?",
+                [(str(state), reason, now, k) for k in keys],
+            )
+            db.executemany(
+                "insert into transitions (key, state, detail, at) values (?, ?, ?, ?)",
+                [(k, str(state), reason, now) for k in keys],
+            )
 
-    def rows(self, campaign_id: str | None = None) -> list[LedgerRow]:
-        sql = ("select key, campaign_id, customer_id, channel, adapter, state, attempts, provider_id, reason"
-               " from messages")
-        params: tuple[object, ...] = ()
+    # -- reading --------------------------------------------------------------------------------
+
+    def rows(self, campaign_id: str | None = None, state: State | None = None) -> list[LedgerRow]:
+        sql = (
+            "select key, campaign_id, customer_id, channel, adapter, state, attempts, provider_id, reason"
+            " from messages where 1 = 1"
+        )
+        params: list[object] = []
+        if campaign_id is not None:
+            sql += " and campaign_id = ?"
+            params.append(campaign_id)
+        if state is not None:
+            sql += " and state = ?"
+            params.append(str(state))
+        return [
+            LedgerRow(*row[:5], State(row[5]), *row[6:]) for row in self._query(sql + " order by key", params)
+        ]
+
+    def counts(self, campaign_id: str | None = None) -> dict[str, int]:
+        """Messages per state, e.g. for a run's metadata."""
+        sql = "select state, count(*) from messages"
+        params: list[object] = []
         if campaign_id is not None:
             sql += " where campaign_id = ?"
-            params = (campaign_id,)
-        return [LedgerRow(*row[:5], State(row[5]), *row[6:]) for row in self._db.execute(sql + " order by key", params)]
+            params.append(campaign_id)
+        return dict(self._query(sql + " group by state", params))
+
+    def history(self, key: str) -> list[tuple[str, str | None, str]]:
+        """(state, detail, at) for one message, oldest first."""
+        return [
+            tuple(r)
+            for r in self._query(
+                "select state, detail, at from transitions where key = ? order by id", (key,)
+            )
+        ]
+
+    # -- suppression ----------------------------------------------------------------------------
 
     def suppressed(self) -> set[tuple[str, str]]:
         """(channel, address_hash) pairs that must not be messaged again."""
-        return {(c, h) for c, h in self._db.execute("select channel, address_hash from suppressions")}
+        return {(c, h) for c, h in self._query("select channel, address_hash from suppressions")}
+
+    def suppressions(self) -> dict[tuple[str, str], SuppressionKind]:
+        """(channel, address_hash) -> kind; an opt-out only stops advertising."""
+        return {
+            (c, h): SuppressionKind(k)
+            for c, h, k in self._query("select channel, address_hash, kind from suppressions")
+        }
+
+    def suppress(
+        self, channel: str, address: str, reason: str, kind: SuppressionKind = SuppressionKind.PERMANENT
+    ) -> None:
+        """Add an address to the suppression list (receipts, 080 opt-out webhooks, one-click unsubscribe)."""
+        with self._tx() as db:
+            db.execute(
+                "insert or replace into suppressions (channel, address_hash, reason, at, kind)"
+                " values (?, ?, ?, ?, ?)",
+                (channel, address_hash(address), mask_text(reason), _now(), str(kind)),
+            )
+
+    # -- receipts and people --------------------------------------------------------------------
+
+    def advance(self, key: str, state: State, detail: str | None = None) -> bool:
+        """Apply a receipt: move forward along accepted -> delivered -> opened -> clicked, never back.
+
+        A `failed` receipt (bounce) overrides any forward state. Returns whether the row changed.
+        """
+        with self._tx() as db:
+            row = db.execute("select state from messages where key = ?", (key,)).fetchone()
+            if row is None:
+                return False
+            current = State(row[0])
+            if state is State.FAILED:
+                if current is State.FAILED:
+                    return False
+            elif state in _PROGRESS:
+                # An `unknown` message that produced a receipt was evidently sent.
+                if current is State.UNKNOWN:
+                    current = State.ACCEPTED
+                if current not in _PROGRESS or _PROGRESS[state] <= _PROGRESS[current]:
+                    return False
+            else:
+                raise ValueError(f"receipts cannot set state {state}")
+            now = _now()
+            detail = mask_text(detail) if detail else None
+            db.execute(
+                "update messages set state = ?, reason = coalesce(?, reason), updated_at = ? where key = ?",
+                (str(state), detail, now, key),
+            )
+            db.execute(
+                "insert into transitions (key, state, detail, at) values (?, ?, ?, ?)",
+                (key, str(state), detail, now),
+            )
+            return True
+
+    def unknowns(self, campaign_id: str | None = None) -> list[LedgerRow]:
+        """Messages that may or may not have reached the provider; a person decides (see `resolve`)."""
+        return self.rows(campaign_id, State.UNKNOWN)
+
+    def resolve(self, keys: Sequence[str], *, sent: bool, note: str = "") -> int:
+        """Settle `unknown` messages: `sent=True` records them as accepted (the provider's console or a
+        receipt shows them), `sent=False` re-queues them for the next run. Returns how many changed."""
+        state = State.ACCEPTED if sent else State.PLANNED
+        detail = f"resolved by a person: {'sent' if sent else 're-queued'}" + (f" ({note})" if note else "")
+        now = _now()
+        with self._tx() as db:
+            before = db.total_changes
+            db.executemany(
+                "update messages set state = ?, reason = ?, updated_at = ? where key = ?"
+                " and state = 'unknown'",
+                [(str(state), detail, now, k) for k in keys],
+            )
+            changed = db.total_changes - before
+            db.executemany(
+                "insert into transitions (key, state, detail, at) select ?, ?, ?, ? where"
+                " exists (select 1 from messages where key = ? and state = ?)",
+                [(k, str(state), detail, now, k, str(state)) for k in keys],
+            )
+            return changed
+
+
+_STATE_OF = {
+    Outcome.ACCEPTED: State.ACCEPTED,
+    Outcome.RETRY: State.RETRY,
+    Outcome.PERMANENT: State.FAILED,
+    Outcome.OPTED_OUT: State.FAILED,
+    Outcome.CONFIG_ERROR: State.RETRY,  # never reached the provider's queue: safe once fixed
+    Outcome.UNKNOWN: State.UNKNOWN,
+}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 
 def mask_phone(phone: str | None) -> str:
     """01012345678 -> 010-****-5678."""
@@ -46,3 +48,21 @@ def mask_address(channel: str, address: str | None) -> str:
     if channel in ("sms", "kakao"):
         return mask_phone(address)
     return mask_token(address)
+
+
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_PHONE = re.compile(r"(?<!\d)(?:\+?82[-\s]?)?0?1[016789][-\s]?\d{3,4}[-\s]?\d{4}(?!\d)")
+_TOKEN = re.compile(r"[A-Za-z0-9_\-:]{24,}")
+
+
+def mask_text(text: str | None) -> str:
+    """Scrub emails, Korean mobile numbers and long tokens out of free text (provider messages, errors).
+
+    Providers echo the recipient in their error messages; everything that reaches a log, an exception
+    or the ledger's `reason` column passes through here first.
+    """
+    if not text:
+        return ""
+    text = _EMAIL.sub(lambda m: mask_email(m.group()), text)
+    text = _PHONE.sub(lambda m: mask_phone(m.group()), text)
+    return _TOKEN.sub(lambda m: mask_token(m.group()), text)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,6 +44,7 @@ class OutboxAdapter(Adapter):
     def __init__(self, directory: Path | str) -> None:
         self.directory = Path(directory)
         self._db: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
 
     @property
     def table_path(self) -> Path:
@@ -54,7 +56,7 @@ class OutboxAdapter(Adapter):
 
     def open(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.table_path, isolation_level=None)
+        self._db = sqlite3.connect(self.table_path, isolation_level=None, check_same_thread=False)
         self._db.execute("pragma journal_mode=wal")
         self._db.execute(_SCHEMA)
 
@@ -63,7 +65,11 @@ class OutboxAdapter(Adapter):
             self._db.close()
             self._db = None
 
-    def send(self, messages: Sequence[Message]) -> list[SendResult]:
+    def send(self, messages: Sequence[Message], *, idempotency_key: str | None = None) -> list[SendResult]:
+        with self._lock:
+            return self._send(messages)
+
+    def _send(self, messages: Sequence[Message]) -> list[SendResult]:
         if self._db is None:
             self.open()
         assert self._db is not None
@@ -101,4 +107,6 @@ class OutboxAdapter(Adapter):
         except BaseException:
             self._db.execute("rollback")
             raise
-        return [SendResult(key=m.key, outcome=Outcome.ACCEPTED, provider_id=f"outbox:{m.key}") for m in messages]
+        return [
+            SendResult(key=m.key, outcome=Outcome.ACCEPTED, provider_id=f"outbox:{m.key}") for m in messages
+        ]

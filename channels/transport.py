@@ -1,0 +1,111 @@
+"""HTTP plumbing shared by the adapters: pooled sessions, a cross-thread rate limiter, answers that
+were lost on the wire, Retry-After.
+
+Whether a failed request reached the provider decides whether it may be sent again: a connection that
+was never made is safe to retry; a request written to the socket whose answer never came is
+ambiguous (the provider may have accepted it), and only a provider that deduplicates by key may see
+it twice.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import threading
+import time
+
+import requests
+import urllib3
+from requests.adapters import HTTPAdapter
+
+
+class RateLimiter:
+    """A token bucket shared by every thread sending to one provider account.
+
+    `pause` holds everyone back after a 429: the provider asked the account to slow down, not one
+    thread.
+    """
+
+    def __init__(self, rate: float | None, burst: float | None = None) -> None:
+        self.rate = rate
+        self.capacity = burst if burst is not None else max(1.0, (rate or 0) / 10)
+        self._tokens = self.capacity
+        self._stamp = time.monotonic()
+        self._paused_until = 0.0
+        self._lock = threading.Lock()
+
+    def acquire(self, n: float = 1.0) -> float:
+        """Block until `n` requests may go; returns the seconds waited."""
+        waited = 0.0
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                delay = self._paused_until - now
+                if delay <= 0 and self.rate is None:
+                    return waited
+                if delay <= 0:
+                    assert self.rate is not None
+                    self._tokens = min(self.capacity, self._tokens + (now - self._stamp) * self.rate)
+                    self._stamp = now
+                    if self._tokens >= min(n, self.capacity):
+                        self._tokens -= n
+                        return waited
+                    delay = (min(n, self.capacity) - self._tokens) / self.rate
+            time.sleep(delay)
+            waited += delay
+
+    def pause(self, seconds: float) -> None:
+        with self._lock:
+            self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+
+
+_LIMITERS: dict[str, RateLimiter] = {}
+_LIMITERS_LOCK = threading.Lock()
+
+
+def limiter_for(key: str, rate: float | None) -> RateLimiter:
+    """One limiter per provider account in this process, whichever adapter instance asks."""
+    with _LIMITERS_LOCK:
+        limiter = _LIMITERS.get(key)
+        if limiter is None or limiter.rate != rate:
+            limiter = _LIMITERS[key] = RateLimiter(rate)
+        return limiter
+
+
+def new_session(pool_size: int = 32) -> requests.Session:
+    """A keep-alive session sized for `pool_size` threads; no transparent retries (we decide those)."""
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0, pool_block=False)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+def request_was_sent(exc: BaseException) -> bool:
+    """False only when the failure certainly happened before the request left this machine."""
+    if isinstance(
+        exc, requests.ConnectTimeout | requests.exceptions.SSLError | requests.exceptions.InvalidURL
+    ):
+        return False
+    if isinstance(exc, requests.ConnectionError):
+        inner = exc.args[0] if exc.args else None
+        if isinstance(inner, urllib3.exceptions.MaxRetryError):
+            inner = inner.reason
+        if isinstance(inner, urllib3.exceptions.NewConnectionError | urllib3.exceptions.ConnectTimeoutError):
+            return False
+    return True
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (now if now is not None else time.time()))

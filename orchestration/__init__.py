@@ -1,0 +1,1 @@
+"""dangol's Dagster code location."""

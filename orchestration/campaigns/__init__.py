@@ -1,0 +1,1 @@
+"""Campaigns as code: typed specs read from the reviewed YAML files in /campaigns, and their rendering."""

@@ -1,0 +1,124 @@
+"""Delivery of the window's planned sends, exactly once per key, recorded in the ledger."""
+
+from collections import Counter
+
+import dagster as dg
+import pandas as pd
+
+from channels.delivery import deliver
+from channels.ledger import Ledger
+from channels.models import Channel, Message, Purpose
+from orchestration.campaigns.spec import load_campaigns
+from orchestration.defs.campaigns.send_lists import send_list_key
+from orchestration.lib.channels import open_adapter
+from orchestration.lib.partitions import daily_partitions, window_backfill, window_days
+from orchestration.lib.resources import ChannelsResource, WarehouseResource
+
+DELIVERIES_DDL = """
+create schema if not exists sends;
+create table if not exists sends.deliveries (
+    send_key varchar primary key,
+    campaign_id varchar not null,
+    customer_id varchar not null,
+    send_date date not null,
+    channel varchar not null,
+    adapter varchar not null,
+    state varchar not null,
+    attempts integer not null,
+    provider_id varchar,
+    reason varchar,
+    recorded_at timestamp not null
+);
+"""
+
+
+@dg.asset(
+    key=dg.AssetKey(["deliveries"]),
+    deps=[send_list_key(spec.id) for spec in load_campaigns()],
+    group_name="deliver",
+    partitions_def=daily_partitions,
+    backfill_policy=window_backfill,
+    pool="warehouse",
+    kinds={"python"},
+    retry_policy=dg.RetryPolicy(max_retries=3, delay=60, backoff=dg.Backoff.EXPONENTIAL),
+    description="Sends the window's planned messages; a key already in the ledger is never sent again.",
+)
+def deliveries(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, channels: ChannelsResource
+) -> dg.MaterializeResult:
+    first, last = window_days(context)
+    with warehouse.read() as con:
+        planned = con.execute(
+            "select * from sends.planned_sends where send_date between ? and ?"
+            " order by scheduled_at, send_key",
+            [first, last],
+        ).df()
+    counts: Counter[str] = Counter()
+    skipped = 0
+    with Ledger(channels.ledger_path) as ledger:
+        for channel, group in planned.groupby("channel", sort=True):
+            messages = [
+                Message(
+                    key=row.send_key,
+                    campaign_id=row.campaign_id,
+                    customer_id=row.customer_id,
+                    channel=Channel(channel),
+                    purpose=Purpose(row.purpose),
+                    address=row.address,
+                    subject=None if pd.isna(row.subject) else row.subject,
+                    body=row.body,
+                )
+                for row in group.itertuples()
+            ]
+            with open_adapter(channels, Channel(channel)) as adapter:
+                report = deliver(messages, adapter, ledger)
+            counts.update({f"{channel}:{state}": n for state, n in report.outcomes.items()})
+            skipped += report.skipped_already_sent
+        keys = set(planned["send_key"])
+        rows = [r for r in ledger.rows() if r.key in keys]
+    recorded = pd.DataFrame(
+        [
+            {
+                "send_key": r.key,
+                "campaign_id": r.campaign_id,
+                "customer_id": r.customer_id,
+                "channel": r.channel,
+                "adapter": r.adapter,
+                "state": str(r.state),
+                "attempts": r.attempts,
+                "provider_id": r.provider_id,
+                "reason": r.reason,
+            }
+            for r in rows
+        ],
+        columns=[
+            "send_key",
+            "campaign_id",
+            "customer_id",
+            "channel",
+            "adapter",
+            "state",
+            "attempts",
+            "provider_id",
+            "reason",
+        ],
+    )
+    if len(recorded):
+        recorded = recorded.merge(
+            planned[["send_key", "send_date"]].drop_duplicates("send_key"), on="send_key"
+        )
+        recorded["recorded_at"] = pd.Timestamp.now()
+    with warehouse.write() as con:
+        con.execute(DELIVERIES_DDL)
+        if len(recorded):
+            con.register("_recorded", recorded)
+            con.execute("delete from sends.deliveries where send_key in (select send_key from _recorded)")
+            con.execute("insert into sends.deliveries by name select * from _recorded")
+    return dg.MaterializeResult(
+        metadata={
+            "planned": len(planned),
+            "sent_now": sum(n for k, n in counts.items() if k.endswith(":accepted")),
+            "skipped_already_sent": skipped,
+            "by_channel_and_state": dg.MetadataValue.json(dict(sorted(counts.items()))),
+        }
+    )

@@ -1,0 +1,31 @@
+"""The nightly job and its schedule: the whole graph for the previous shop-local day."""
+
+from datetime import timedelta
+
+import dagster as dg
+
+from orchestration.lib.partitions import daily_partitions
+from orchestration.settings import load_settings
+
+_settings = load_settings()
+
+nightly_job = dg.define_asset_job(
+    name="nightly",
+    selection=dg.AssetSelection.all(),
+    partitions_def=daily_partitions,
+    description="Ingest, customer 360 and segments, send lists, delivery: one shop-local day.",
+)
+
+
+@dg.schedule(
+    name="nightly_schedule",
+    job=nightly_job,
+    cron_schedule=f"0 {_settings.nightly_hour} * * *",
+    execution_timezone=_settings.timezone,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="At 02:00 shop time, build and deliver the day that just ended.",
+)
+def nightly_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    tick = context.scheduled_execution_time.astimezone(_settings.tz)
+    day = (tick - timedelta(days=1)).date().isoformat()
+    return dg.RunRequest(run_key=day, partition_key=day)

@@ -1,0 +1,1 @@
+"""Dagster-aware helpers that are not definitions."""

@@ -1,0 +1,57 @@
+"""The one way to open the DuckDB warehouse.
+
+DuckDB allows one writing process per file. Every writer (ingest, dbt, send lists, delivery) takes an
+exclusive lock on a sibling `.lock` file and readers a shared one, so a backfill and the nightly run
+wait for each other instead of failing with "Could not set lock on file".
+"""
+
+from __future__ import annotations
+
+import fcntl
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+
+class WarehouseBusy(TimeoutError):
+    """Another run held the warehouse for longer than we were willing to wait."""
+
+
+@contextmanager
+def warehouse_lock(path: Path, *, exclusive: bool = True, timeout: float = 3600.0) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = path.with_name(path.name + ".lock")
+    with lock_path.open("a") as handle:
+        mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(handle, mode | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise WarehouseBusy(f"warehouse {path} is locked by another run") from None
+                time.sleep(0.2)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextmanager
+def connect(
+    path: Path, *, read_only: bool = False, timezone: str = "Asia/Seoul"
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open the warehouse under the right lock; read-only connections share it."""
+    with warehouse_lock(path, exclusive=not read_only):
+        if read_only and not path.exists():
+            raise FileNotFoundError(f"no warehouse at {path}: run `dangol run` first")
+        con = duckdb.connect(str(path), read_only=read_only)
+        try:
+            con.execute(f"set TimeZone = '{timezone}'")
+            yield con
+        finally:
+            con.close()

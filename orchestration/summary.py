@@ -1,0 +1,67 @@
+"""The printed summary after a run: what the shop looks like today and what was delivered."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+
+from orchestration.lib.warehouse import connect
+from orchestration.settings import load_settings
+
+
+def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+            [schema, table],
+        ).fetchone()[0]
+    )
+
+
+def print_summary(day: date, *, dry_run: bool) -> None:
+    settings = load_settings()
+    if not settings.warehouse.exists():
+        print("no warehouse yet: the run failed before anything was loaded")
+        return
+    with connect(settings.warehouse, read_only=True, timezone=settings.timezone) as con:
+        print(f"\n=== dangol: {day} (shop time {settings.timezone}) ===")
+        if _table_exists(con, "marts", "dim_customers"):
+            total = con.execute("select count(*) from marts.dim_customers").fetchone()[0]
+            print(f"customers: {total:,}")
+            print("segments (lifecycle stage):")
+            for stage, n in con.execute(
+                "select lifecycle_stage, count(*) from marts.dim_customers group by 1 order by 2 desc"
+            ).fetchall():
+                print(f"  {stage:<24} {n:>8,}")
+        if _table_exists(con, "raw", "quarantine"):
+            rows = con.execute(
+                "select file, rule, count(*) from raw.quarantine group by 1, 2 order by 1, 2"
+            ).fetchall()
+            print(f"quarantined input rows: {sum(r[2] for r in rows):,}")
+            for file, rule, n in rows:
+                print(f"  {file:<28} {rule:<22} {n:>6,}")
+        if _table_exists(con, "sends", "planned_sends"):
+            print("planned messages (campaign / channel):")
+            for campaign, channel, n in con.execute(
+                "select campaign_id, channel, count(*) from sends.planned_sends where send_date = ?"
+                " group by 1, 2 order by 1, 2",
+                [day],
+            ).fetchall():
+                print(f"  {campaign:<28} {channel:<10} {n:>8,}")
+        if dry_run:
+            print("dry run: nothing was delivered")
+        elif _table_exists(con, "sends", "deliveries"):
+            print("delivered (campaign / channel / state):")
+            rows = con.execute(
+                "select campaign_id, channel, state, count(*) from sends.deliveries where send_date = ?"
+                " group by 1, 2, 3 order by 1, 2, 3",
+                [day],
+            ).fetchall()
+            for campaign, channel, state, n in rows:
+                print(f"  {campaign:<28} {channel:<10} {state:<10} {n:>8,}")
+            if not rows:
+                print("  nothing to deliver for this day")
+    print(f"outbox: {settings.outbox_dir / 'outbox.jsonl'} (table: {settings.outbox_dir / 'outbox.sqlite'})")
+    print(f"ledger: {settings.ledger}")
+    print("open the Dagster UI on this warehouse: make dev  (http://127.0.0.1:3000)")

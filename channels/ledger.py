@@ -66,7 +66,8 @@ create table if not exists messages (
     batch_id text,
     claimed_at text
 );
-create index if not exists messages_state on messages(state);
+-- Exceptional transitions (unknown, resolved, receipts, suppressed) with who/why; the hot path's
+-- claim and answer live on the message row itself (claimed_at, updated_at).
 create table if not exists transitions (
     id integer primary key autoincrement,
     key text not null,
@@ -97,6 +98,16 @@ class SuppressionKind(StrEnum):
 def address_hash(address: str) -> str:
     """Suppressions and the ledger keep a hash, not the address itself."""
     return hashlib.sha256(address.strip().lower().encode()).hexdigest()[:32]
+
+
+def _chunks(keys: Sequence[str], size: int = 900) -> Iterator[Sequence[str]]:
+    """SQLite binds at most 999 parameters per statement."""
+    for i in range(0, len(keys), size):
+        yield keys[i : i + size]
+
+
+def _marks(chunk: Sequence[str]) -> str:
+    return ",".join("?" * len(chunk))
 
 
 def _now() -> str:
@@ -230,17 +241,14 @@ class Ledger:
     def claim_batches(self, batches: Sequence[tuple[Sequence[str], str | None]]) -> None:
         """Claim several batches in one commit (the delivery loop's group commit)."""
         now = _now()
-        rows = [(batch_id, now, now, k) for keys, batch_id in batches for k in keys]
         with self._tx() as db:
-            db.executemany(
-                "update messages set state = 'claimed', attempts = attempts + 1, batch_id = ?,"
-                " claimed_at = ?, updated_at = ? where key = ?",
-                rows,
-            )
-            db.executemany(
-                "insert into transitions (key, state, detail, at) values (?, 'claimed', ?, ?)",
-                [(k, batch_id, now) for batch_id, now, _, k in rows],
-            )
+            for keys, batch_id in batches:
+                for chunk in _chunks(keys):
+                    db.execute(
+                        "update messages set state = 'claimed', attempts = attempts + 1, batch_id = ?,"
+                        f" claimed_at = ?, updated_at = ? where key in ({_marks(chunk)})",
+                        [batch_id, now, now, *chunk],
+                    )
 
     def record(
         self, results: Sequence[SendResult], channel_of: dict[str, tuple[str, str]] | None = None
@@ -250,16 +258,16 @@ class Ledger:
         `channel_of` maps key -> (channel, address) for the messages whose failures should suppress.
         """
         now = _now()
-        updates = []
-        transitions = []
+        # One statement per distinct (state, provider id, reason): a batch API's 1,000 accepted
+        # recipients share one request id and cost one statement.
+        groups: dict[tuple[str, str | None, str | None], list[str]] = {}
         suppressions = []
         for r in results:
             state = _STATE_OF[r.outcome]
             reason = mask_text(r.reason) if r.reason else None
             if state is not State.ACCEPTED and reason is None:
                 reason = str(r.outcome)
-            updates.append((str(state), r.provider_id, reason, now, r.key))
-            transitions.append((r.key, str(state), reason, now))
+            groups.setdefault((str(state), r.provider_id, reason), []).append(r.key)
             if (
                 r.outcome in (Outcome.PERMANENT, Outcome.OPTED_OUT)
                 and r.suppress
@@ -274,14 +282,13 @@ class Ledger:
                     (channel, address_hash(address), reason or str(r.outcome), now, str(kind))
                 )
         with self._tx() as db:
-            db.executemany(
-                "update messages set state = ?, provider_id = coalesce(?, provider_id), reason = ?,"
-                " updated_at = ? where key = ?",
-                updates,
-            )
-            db.executemany(
-                "insert into transitions (key, state, detail, at) values (?, ?, ?, ?)", transitions
-            )
+            for (state, provider_id, reason), keys in groups.items():
+                for chunk in _chunks(keys):
+                    db.execute(
+                        "update messages set state = ?, provider_id = coalesce(?, provider_id), reason = ?,"
+                        f" updated_at = ? where key in ({_marks(chunk)})",
+                        [state, provider_id, reason, now, *chunk],
+                    )
             db.executemany(
                 "insert or replace into suppressions (channel, address_hash, reason, at, kind)"
                 " values (?, ?, ?, ?, ?)",

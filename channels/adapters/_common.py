@@ -1,0 +1,135 @@
+"""What the HTTP adapters share: a pooled session, the classification of transport failures and of
+HTTP statuses, Korean byte counting and the legal ad-form checks the adapters re-assert."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Sequence
+from typing import ClassVar
+
+import requests
+
+from channels.base import Adapter
+from channels.masking import mask_text
+from channels.models import Message, Outcome, SendResult
+from channels.transport import new_session, parse_retry_after, request_was_sent
+
+MOBILE = re.compile(r"^01[016789]\d{7,8}$")
+EMAIL = re.compile(r"^[A-Za-z0-9._%+\-']+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)+$")
+AD_PREFIX = "(광고)"
+# `무료수신거부 080-123-4567` or `무료거부 0801234567` at the end (spaces, hyphens and a colon allowed).
+AD_OPT_OUT = re.compile(r"무료\s*(수신\s*)?거부\s*[:：]?\s*080[-\s]?\d{3,4}[-\s]?\d{4}\s*$")
+
+SMS_BYTES = 90
+LMS_BYTES = 2000
+LMS_TITLE_BYTES = 40
+
+
+def reason(text: object, limit: int = 300) -> str:
+    """Provider text as it may appear in a result: masked, bounded."""
+    return mask_text(str(text))[:limit]
+
+
+def cp949_len(text: str) -> int:
+    """Bytes as Korean carriers count them (Hangul 2, ASCII 1); raises UnicodeEncodeError for emoji."""
+    return len(text.replace("\r\n", "\n").encode("cp949"))
+
+
+def truncate_cp949(text: str, limit: int) -> str:
+    out, used = [], 0
+    for ch in text:
+        size = len(ch.encode("cp949", errors="replace"))
+        if used + size > limit:
+            break
+        out.append(ch)
+        used += size
+    return "".join(out)
+
+
+def ad_sms_form_ok(body: str) -> bool:
+    """The NHN ad endpoint's own rule: `(광고)` first, free opt-out with an 080 number last."""
+    return body.startswith(AD_PREFIX) and AD_OPT_OUT.search(body.strip()) is not None
+
+
+def results(messages: Sequence[Message], outcome: Outcome, **kw: object) -> list[SendResult]:
+    return [SendResult(m.key, outcome, **kw) for m in messages]  # type: ignore[arg-type]
+
+
+def exception_results(messages: Sequence[Message], exc: BaseException) -> list[SendResult]:
+    """A request that never left is RETRY; one whose answer was lost is UNKNOWN."""
+    if request_was_sent(exc):
+        return results(messages, Outcome.UNKNOWN, reason=f"no answer: {type(exc).__name__}", code="no_answer")
+    return results(messages, Outcome.RETRY, reason=f"not sent: {type(exc).__name__}", code="connect")
+
+
+def status_results(
+    messages: Sequence[Message], response: requests.Response, detail: str = ""
+) -> list[SendResult]:
+    """The generic meaning of an HTTP status, for answers the provider's body does not refine."""
+    status = response.status_code
+    text = reason(detail or response.text[:200])
+    code = str(status)
+    if status in (401, 403):
+        return results(messages, Outcome.CONFIG_ERROR, reason=f"HTTP {status}: {text}", code=code)
+    if status == 429:
+        return results(
+            messages,
+            Outcome.RETRY,
+            retry_after=retry_after(response),
+            throttled=True,
+            reason="HTTP 429: rate limited",
+            code=code,
+        )
+    if status in (500, 503):
+        return results(
+            messages,
+            Outcome.RETRY,
+            retry_after=parse_retry_after(response.headers.get("Retry-After")),
+            reason=f"HTTP {status}",
+            code=code,
+        )
+    if status >= 500 or status == 408:
+        # A gateway answered for an upstream that may have processed the request.
+        return results(messages, Outcome.UNKNOWN, reason=f"HTTP {status}: outcome unknown", code=code)
+    return results(messages, Outcome.PERMANENT, suppress=False, reason=f"HTTP {status}: {text}", code=code)
+
+
+def retry_after(response: requests.Response) -> float | None:
+    """Retry-After, else an X-RateLimit-Reset epoch (SendGrid)."""
+    after = parse_retry_after(response.headers.get("Retry-After"))
+    if after is None and response.headers.get("X-RateLimit-Reset"):
+        try:
+            after = max(0.0, float(response.headers["X-RateLimit-Reset"]) - time.time())
+        except ValueError:
+            after = None
+    return after
+
+
+class HttpAdapter(Adapter):
+    """An adapter that talks HTTP through an injected (or its own pooled) `requests.Session`."""
+
+    timeout: ClassVar[float] = 15.0
+    base_url: str = ""
+
+    def __init__(self, session: requests.Session | None = None) -> None:
+        self._session = session
+        self._own_session = session is None
+
+    @property
+    def limiter_key(self) -> str:
+        return f"{self.name}:{self.base_url}"
+
+    @property
+    def session(self) -> requests.Session:
+        if self._session is None:
+            self._session = new_session(max(self.concurrency, 4))
+        return self._session
+
+    def open(self) -> None:
+        _ = self.session
+
+    def close(self) -> None:
+        if self._own_session and self._session is not None:
+            self._session.close()
+            self._session = None

@@ -1,0 +1,222 @@
+"""Email through SendGrid's v3 Mail Send API (or anything speaking its shape).
+
+Environment (secrets come from here only): `SENDGRID_API_KEY`, `DANGOL_EMAIL_FROM`,
+`DANGOL_EMAIL_FROM_NAME` (optional), `SENDGRID_BASE_URL` (optional; EU: https://api.eu.sendgrid.com).
+
+One request carries up to 1,000 personalizations (one per recipient, each with its own one-click
+`List-Unsubscribe` headers and our key in `custom_args`, echoed by the event webhook). Content is
+shared by a request, so messages are grouped by identical subject and body. 202 is "accepted", never
+"delivered". A 400 names the offending personalizations: those fail permanently and the rest of the
+request is retried at once, so one bad address never fails the batch.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import requests
+
+from channels.adapters._common import (
+    AD_PREFIX,
+    EMAIL,
+    HttpAdapter,
+    exception_results,
+    reason,
+    status_results,
+)
+from channels.models import Channel, Message, Outcome, Purpose, SendResult
+
+_FIELD = re.compile(r"^personalizations\.(\d+)")
+
+
+@dataclass(frozen=True)
+class SendGridConfig:
+    api_key: str = field(repr=False)
+    from_email: str
+    from_name: str | None = None
+    base_url: str = "https://api.sendgrid.com"
+    sandbox: bool = False
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> SendGridConfig:
+        return cls(
+            api_key=environ["SENDGRID_API_KEY"],
+            from_email=environ["DANGOL_EMAIL_FROM"],
+            from_name=environ.get("DANGOL_EMAIL_FROM_NAME"),
+            base_url=environ.get("SENDGRID_BASE_URL", "https://api.sendgrid.com"),
+        )
+
+
+def unsubscribe_headers(m: Message) -> dict[str, str]:
+    """RFC 8058 one-click unsubscribe: an HTTPS URL with an opaque token, optionally a mailto."""
+    links = []
+    if m.data.get("unsubscribe_url"):
+        links.append(f"<{m.data['unsubscribe_url']}>")
+    if m.data.get("unsubscribe_mailto"):
+        links.append(f"<{m.data['unsubscribe_mailto']}>")
+    if not links:
+        return {}
+    headers = {"List-Unsubscribe": ", ".join(links)}
+    if m.data.get("unsubscribe_url"):
+        headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    return headers
+
+
+def email_problem(m: Message) -> SendResult | None:
+    """Invariants every email path re-asserts before a provider sees the message."""
+    if not EMAIL.match(m.address):
+        return SendResult(m.key, Outcome.PERMANENT, reason="invalid email address", code="address")
+    if m.purpose is Purpose.AD:
+        if not (m.subject or "").startswith(AD_PREFIX):
+            return SendResult(
+                m.key,
+                Outcome.PERMANENT,
+                suppress=False,
+                code="ad_form",
+                reason="advertising email subject must start with (광고)",
+            )
+        if not m.data.get("unsubscribe_url", "").startswith("https://"):
+            return SendResult(
+                m.key,
+                Outcome.PERMANENT,
+                suppress=False,
+                code="ad_form",
+                reason="advertising email needs an HTTPS one-click unsubscribe URL",
+            )
+    return None
+
+
+class SendGridAdapter(HttpAdapter):
+    name: ClassVar[str] = "sendgrid"
+    channels: ClassVar[frozenset[Channel]] = frozenset({Channel.EMAIL})
+    batch_size: ClassVar[int] = 1000  # personalizations (= recipients here) per request
+    rate_per_second: ClassVar[float | None] = None  # SendGrid publishes no number for mail/send
+    concurrency: ClassVar[int] = 4
+    max_body_bytes: ClassVar[int | None] = 20 * 1024 * 1024  # whole request, 30 MB documented; margin
+
+    def __init__(self, config: SendGridConfig, session: requests.Session | None = None) -> None:
+        super().__init__(session)
+        self.config = config
+        self.base_url = config.base_url.rstrip("/")
+
+    def send(self, messages: Sequence[Message], *, idempotency_key: str | None = None) -> list[SendResult]:
+        out: dict[str, SendResult] = {}
+        groups: dict[tuple[str | None, str, str | None], list[tuple[set[str], list[Message]]]] = {}
+        for m in messages:
+            problem = email_problem(m)
+            if problem:
+                out[m.key] = problem
+                continue
+            requests_for_content = groups.setdefault((m.subject, m.body, m.data.get("html")), [])
+            # SendGrid rejects a request naming one address twice: a repeat goes to the next request.
+            address = m.address.lower()
+            for seen, group in requests_for_content:
+                if address not in seen:
+                    seen.add(address)
+                    group.append(m)
+                    break
+            else:
+                requests_for_content.append(({address}, [m]))
+        for request_groups in groups.values():
+            for _, group in request_groups:
+                pending = group
+                for _ in range(3):  # 400 naming some recipients: send the others again at once
+                    answered = self._post(pending)
+                    pending = [m for m in pending if answered[m.key].code == "400-sibling"]
+                    out.update({k: r for k, r in answered.items() if r.code != "400-sibling"})
+                    if not pending:
+                        break
+                for m in pending:
+                    out[m.key] = SendResult(
+                        m.key, Outcome.RETRY, reason="request rejected for other recipients"
+                    )
+        return [out[m.key] for m in messages]
+
+    def _payload(self, group: Sequence[Message]) -> dict[str, object]:
+        first = group[0]
+        sender: dict[str, str] = {"email": self.config.from_email}
+        if first.data.get("from_name") or self.config.from_name:
+            sender["name"] = first.data.get("from_name") or self.config.from_name or ""
+        content = [{"type": "text/plain", "value": first.body}]
+        if first.data.get("html"):
+            content.append({"type": "text/html", "value": first.data["html"]})
+        personalizations = []
+        for m in group:
+            p: dict[str, object] = {
+                "to": [{"email": m.address}],
+                "custom_args": {"dangol_key": m.key, "campaign_id": m.campaign_id},
+            }
+            headers = unsubscribe_headers(m)
+            if headers:
+                p["headers"] = headers
+            personalizations.append(p)
+        payload: dict[str, object] = {
+            "personalizations": personalizations,
+            "from": sender,
+            "subject": first.subject or "",
+            "content": content,
+        }
+        if self.config.sandbox:
+            payload["mail_settings"] = {"sandbox_mode": {"enable": True}}
+        return payload
+
+    def _post(self, group: Sequence[Message]) -> dict[str, SendResult]:
+        try:
+            response = self.session.post(
+                f"{self.base_url}/v3/mail/send",
+                json=self._payload(group),
+                timeout=self.timeout,
+                headers={"Authorization": f"Bearer {self.config.api_key}"},
+            )
+        except requests.RequestException as exc:
+            return {r.key: r for r in exception_results(group, exc)}
+        if response.status_code == 202:
+            message_id = response.headers.get("X-Message-Id")
+            return {m.key: SendResult(m.key, Outcome.ACCEPTED, provider_id=message_id) for m in group}
+        if response.status_code == 400:
+            return self._bad_request(group, response)
+        return {r.key: r for r in status_results(group, response, _errors_text(response))}
+
+    def _bad_request(self, group: Sequence[Message], response: requests.Response) -> dict[str, SendResult]:
+        try:
+            errors = response.json().get("errors", [])
+        except ValueError:
+            errors = []
+        named: dict[int, str] = {}
+        for error in errors:
+            match = _FIELD.match(str(error.get("field") or ""))
+            if match:
+                named[int(match.group(1))] = str(error.get("message") or "invalid")
+        if not named:
+            text = reason(_errors_text(response))
+            return {
+                m.key: SendResult(
+                    m.key, Outcome.PERMANENT, suppress=False, reason=f"HTTP 400: {text}", code="400"
+                )
+                for m in group
+            }
+        out = {}
+        for i, m in enumerate(group):
+            if i in named:
+                address_level = "email" in named[i].lower()
+                out[m.key] = SendResult(
+                    m.key,
+                    Outcome.PERMANENT,
+                    suppress=address_level,
+                    code="400",
+                    reason=f"HTTP 400: {reason(named[i])}",
+                )
+            else:
+                out[m.key] = SendResult(m.key, Outcome.RETRY, code="400-sibling")
+        return out
+
+
+def _errors_text(response: requests.Response) -> str:
+    try:
+        return "; ".join(str(e.get("message")) for e in response.json().get("errors", []))
+    except (ValueError, AttributeError):
+        return response.text[:200]

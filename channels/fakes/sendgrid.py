@@ -1,0 +1,149 @@
+"""A SendGrid v3 Mail Send look-alike: bearer auth, verified senders, the documented 400s."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any, ClassVar
+
+from channels.fakes._server import FakeProvider, Reply, Request
+
+_EMAIL = re.compile(r"^[A-Za-z0-9._%+\-']+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)+$")
+
+
+class FakeSendGrid(FakeProvider):
+    """Records one item per accepted personalization: `{"key", "to", "subject", "message_id", "headers"}`."""
+
+    name: ClassVar[str] = "sendgrid"
+    api_key = "SG.fake-key-for-tests-only"
+    verified_sender = "shop@dangol.test"
+
+    def fault_reply(self, status: int, retry_after: str | None) -> Reply:
+        headers = {"Retry-After": retry_after} if retry_after else {}
+        return Reply(status, {"errors": [{"message": "fault injected", "field": None}]}, headers)
+
+    def handle(self, request: Request) -> Reply:
+        if request.path != "/v3/mail/send" or request.method != "POST":
+            return Reply(404, {"errors": [{"message": "not found"}]})
+        if request.headers.get("Authorization") != f"Bearer {self.api_key}":
+            return Reply(
+                401,
+                {
+                    "errors": [
+                        {
+                            "message": "The provided authorization grant is invalid, expired, or revoked",
+                            "field": None,
+                            "help": None,
+                        }
+                    ]
+                },
+            )
+        body = request.json()
+        if (body.get("from") or {}).get("email") != self.verified_sender:
+            return Reply(
+                403,
+                {
+                    "errors": [
+                        {
+                            "message": "The from address does not match a verified Sender Identity.",
+                            "field": "from",
+                            "help": None,
+                        }
+                    ]
+                },
+            )
+        errors = self._validate(body)
+        if errors:
+            return Reply(400, {"errors": errors})
+        message_id = uuid.uuid4().hex[:22]
+        items: list[dict[str, Any]] = []
+        for p in body["personalizations"]:
+            for to in p["to"]:
+                items.append(
+                    {
+                        "key": (p.get("custom_args") or {}).get("dangol_key"),
+                        "to": to["email"],
+                        "subject": p.get("subject", body.get("subject")),
+                        "message_id": message_id,
+                        "headers": p.get("headers", {}),
+                    }
+                )
+        self.record(items)
+        return Reply(202, b"", {"X-Message-Id": message_id})
+
+    def _validate(self, body: dict[str, Any]) -> list[dict[str, Any]]:
+        personalizations = body.get("personalizations") or []
+        if not 1 <= len(personalizations) <= 1000:
+            return [
+                {
+                    "message": "The personalizations field must have at least 1 and at most 1000 items.",
+                    "field": "personalizations",
+                }
+            ]
+        if (
+            sum(len(p.get("to", [])) + len(p.get("cc", [])) + len(p.get("bcc", [])) for p in personalizations)
+            > 1000
+        ):
+            return [
+                {
+                    "message": "The total number of recipients must be 1000 or less.",
+                    "field": "personalizations",
+                }
+            ]
+        if not body.get("subject") and not all(p.get("subject") for p in personalizations):
+            return [{"message": "The subject is required.", "field": "subject"}]
+        if not body.get("content") or not all(c.get("value") for c in body["content"]):
+            return [
+                {
+                    "message": "The content value must be a string at least one character in length.",
+                    "field": "content.0.value",
+                }
+            ]
+        errors = []
+        seen: set[str] = set()
+        for i, p in enumerate(personalizations):
+            for j, to in enumerate(p.get("to", [])):
+                email = str(to.get("email", ""))
+                if not _EMAIL.match(email):
+                    errors.append(
+                        {
+                            "message": "Does not contain a valid address.",
+                            "field": f"personalizations.{i}.to.{j}.email",
+                        }
+                    )
+                elif email.lower() in seen:
+                    errors.append(
+                        {
+                            "message": "Each email address in the personalization block should be unique"
+                            " between to, cc, and bcc.",
+                            "field": f"personalizations.{i}.to.{j}.email",
+                        }
+                    )
+                seen.add(email.lower())
+            headers = p.get("headers") or {}
+            if (
+                "List-Unsubscribe-Post" in headers
+                and headers["List-Unsubscribe-Post"] != "List-Unsubscribe=One-Click"
+            ):
+                errors.append(
+                    {"message": "invalid List-Unsubscribe-Post", "field": f"personalizations.{i}.headers"}
+                )
+        return errors
+
+    def events(self) -> list[dict[str, Any]]:
+        """Event-webhook payload for what was accepted: `bounce` for `bounce*@`, else `delivered`."""
+        out = []
+        for i, item in enumerate(list(self.received)):
+            bounced = item["to"].startswith("bounce")
+            out.append(
+                {
+                    "email": item["to"],
+                    "timestamp": 1_700_000_000 + i,
+                    "event": "bounce" if bounced else "delivered",
+                    "type": "bounce" if bounced else None,
+                    "sg_event_id": f"ev{i}",
+                    "sg_message_id": f"{item['message_id']}.filter{i}",
+                    "dangol_key": item["key"],
+                }
+            )
+        return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import sys
@@ -42,8 +43,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_day(day: date, *, data_dir: Path | None = None, dry_run: bool = False) -> bool:
-    """Materialise the nightly job for one day, in process, on the instance in DAGSTER_HOME."""
+def run_day(day: date, *, data_dir: Path | None = None, dry_run: bool = False, verbose: bool = False) -> bool:
+    """Materialise the nightly job for one day, in process, on the instance in DAGSTER_HOME.
+
+    dbt's own output goes to a log file beside the warehouse unless `verbose`; Dagster prints warnings.
+    """
     if data_dir is not None:
         os.environ["DANGOL_DATA_DIR"] = str(data_dir.resolve())
     if day < load_settings().start_date:
@@ -63,14 +67,24 @@ def run_day(day: date, *, data_dir: Path | None = None, dry_run: bool = False) -
     selection = None
     if dry_run:
         selection = [k for k in definitions.resolve_all_asset_keys() if k != dg.AssetKey(["deliveries"])]
-    with dg.DagsterInstance.get() as instance:
+    log_path = load_settings().warehouse.parent / "logs" / f"run-{day}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    level = "DEBUG" if verbose else "WARNING"
+    with (
+        dg.DagsterInstance.get() as instance,
+        log_path.open("w") as log,
+        contextlib.nullcontext() if verbose else contextlib.redirect_stdout(log),
+    ):
         result = job.execute_in_process(
             partition_key=day.isoformat(),
             instance=instance,
             asset_selection=selection,
             raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": level}}}},
             tags={"dangol/trigger": "cli", **({"dangol/dry_run": "true"} if dry_run else {})},
         )
+    if not verbose:
+        print(f"run {result.run_id[:8]} {'succeeded' if result.success else 'FAILED'}; dbt log: {log_path}")
     if not result.success:
         for event in result.all_events:
             if event.is_step_failure and event.step_failure_data:
@@ -83,7 +97,8 @@ def run_day(day: date, *, data_dir: Path | None = None, dry_run: bool = False) -
 
 def cmd_run(args: argparse.Namespace) -> int:
     day = date.fromisoformat(args.date)
-    ok = run_day(day, data_dir=Path(args.data_dir) if args.data_dir else None, dry_run=args.dry_run)
+    data_dir = Path(args.data_dir) if args.data_dir else None
+    ok = run_day(day, data_dir=data_dir, dry_run=args.dry_run, verbose=args.verbose)
     from orchestration.summary import print_summary
 
     print_summary(day, dry_run=args.dry_run)
@@ -112,6 +127,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+def cmd_dev(args: argparse.Namespace) -> int:
+    """`dagster dev` on the same warehouse and instance as the CLI, with a fresh dbt manifest."""
+    import signal
+
+    from orchestration.lib.dbt import prepare_manifest
+
+    ensure_dagster_home()
+    prepare_manifest()
+    # Started without a terminal, a process may inherit ignored SIGINT/SIGTERM; dagster dev must stop on them.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    dagster = str(Path(sys.executable).with_name("dagster"))
+    workspace = str(PROJECT_ROOT / "workspace.yaml")
+    os.chdir(PROJECT_ROOT)
+    os.execv(dagster, [dagster, "dev", "-w", workspace, "-h", args.host, "-p", str(args.port)])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="dangol", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -130,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument(
         "--dry-run", action="store_true", help="build everything up to the send lists, deliver nothing"
     )
+    run.add_argument("--verbose", action="store_true", help="show Dagster's and dbt's full logs")
     run.set_defaults(func=cmd_run)
 
     demo = sub.add_parser("demo", help="generate a demo shop, run yesterday, print what was delivered")
@@ -138,6 +171,11 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--out", default=str(PROJECT_ROOT / "demo_data"))
     demo.set_defaults(func=cmd_demo)
+
+    dev = sub.add_parser("dev", help="open the Dagster UI (dagster dev) on the same warehouse")
+    dev.add_argument("--host", default="127.0.0.1")
+    dev.add_argument("--port", type=int, default=3000)
+    dev.set_defaults(func=cmd_dev)
 
     args = parser.parse_args(argv)
     return int(args.func(args))

@@ -43,6 +43,16 @@ class History:
     def day_start(self, ts: np.ndarray) -> np.ndarray:
         return ts - (ts - self.t0) % DAY
 
+    def yyyymmdd(self, ts: np.ndarray) -> np.ndarray:
+        """The shop-local calendar date of each moment as an integer such as 20240315."""
+        days = (ts // DAY).astype("datetime64[D]")
+        years = days.astype("datetime64[Y]")
+        months = days.astype("datetime64[M]")
+        y = years.astype(np.int64) + 1970
+        m = (months - years).astype(np.int64) + 1
+        d = (days - months).astype(np.int64) + 1
+        return y * 10_000 + m * 100 + d
+
     def time_of_day(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """Seconds after midnight, following the shop's hourly traffic curve."""
         p = np.asarray(HOUR_WEIGHTS, dtype=np.float64)

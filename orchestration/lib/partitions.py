@@ -24,7 +24,11 @@ def window_days(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContex
 
     A backfill may run many days in one run, so assets never read `partition_key` directly.
     """
-    window = context.partition_time_window
+    return days_of_window(context.partition_time_window)
+
+
+def days_of_window(window: dg.TimeWindow) -> tuple[date, date]:
+    """A half-open window of shop-local midnights -> its first and last day, inclusive."""
     return window.start.date(), (window.end - timedelta(days=1)).date()
 
 

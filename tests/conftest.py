@@ -1,0 +1,66 @@
+"""Shared fixtures: a prepared dbt manifest, and an isolated warehouse + Dagster home per test."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DANGOL = str(Path(sys.executable).with_name("dangol"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def dbt_manifest() -> Path:
+    """Parse dbt once per session, before any test loads the Dagster definitions."""
+    from orchestration.lib.dbt import prepare_manifest
+
+    return prepare_manifest()
+
+
+@dataclass
+class ShopEnv:
+    """Where one test's warehouse, ledger, outbox and Dagster instance live."""
+
+    root: Path
+
+    @property
+    def warehouse(self) -> Path:
+        return self.root / "warehouse" / "dangol.duckdb"
+
+    @property
+    def outbox_jsonl(self) -> Path:
+        return self.root / "warehouse" / "outbox" / "outbox.jsonl"
+
+    @property
+    def ledger(self) -> Path:
+        return self.root / "warehouse" / "ledger.sqlite"
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "DANGOL_WAREHOUSE": str(self.warehouse),
+            "DAGSTER_HOME": str(self.root / "dagster_home"),
+            "DANGOL_START_DATE": "2020-01-01",
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        }
+
+    def dangol(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """Run the real `dangol` console script in its own process, as a user would."""
+        result = subprocess.run(
+            [DANGOL, *args], env=self.env, capture_output=True, text=True, cwd=self.root, timeout=600
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(f"dangol {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+        return result
+
+
+@pytest.fixture
+def shop_env(tmp_path: Path) -> Iterator[ShopEnv]:
+    yield ShopEnv(tmp_path)

@@ -131,9 +131,7 @@ def deliver(
         state = states[m.key]
         if state in SENDABLE_STATES:
             kind = suppressions.get((str(m.channel), address_hash(m.address)))
-            if kind is SuppressionKind.PERMANENT or (
-                kind is SuppressionKind.OPTED_OUT and m.purpose is Purpose.AD
-            ):
+            if kind is SuppressionKind.PERMANENT or (kind is SuppressionKind.OPTED_OUT and m.purpose is Purpose.AD):
                 blocked.append(m.key)
             else:
                 todo.append(m)
@@ -154,9 +152,7 @@ def deliver(
     if ambiguous:
         ledger.mark(ambiguous, State.UNKNOWN, "claimed before a crash; provider cannot deduplicate")
         report.outcomes[str(State.UNKNOWN)] += len(ambiguous)
-        log.warning(
-            "%s: %d messages claimed by an interrupted run are now unknown", adapter.name, len(ambiguous)
-        )
+        log.warning("%s: %d messages claimed by an interrupted run are now unknown", adapter.name, len(ambiguous))
     if blocked:
         ledger.mark(blocked, State.FAILED, "suppressed address")
         report.outcomes[str(State.FAILED)] += len(blocked)
@@ -216,12 +212,8 @@ def deliver(
                 try:
                     results = future.result()
                 except ChannelConfigError as exc:
-                    results = [
-                        SendResult(m.key, Outcome.CONFIG_ERROR, reason=str(exc)) for m in batch.messages
-                    ]
-                except (
-                    Exception
-                ) as exc:  # a bug or an unexpected library error: the request's fate is unknown
+                    results = [SendResult(m.key, Outcome.CONFIG_ERROR, reason=str(exc)) for m in batch.messages]
+                except Exception as exc:  # a bug or an unexpected library error: the request's fate is unknown
                     log.exception("%s: send raised; stopping the channel", adapter.name)
                     error = error or exc
                     report.stopped = "error"
@@ -300,9 +292,7 @@ def deliver(
     if report.stopped == "config_error":
         raise ChannelConfigError(f"{adapter.name}: {config_reason}; channel stopped", report)
     if report.stopped == "outage":
-        raise TransientChannelError(
-            f"{adapter.name}: provider failing; {report.requests} requests made", report
-        )
+        raise TransientChannelError(f"{adapter.name}: provider failing; {report.requests} requests made", report)
     if error is not None:
         raise ChannelError(f"{adapter.name}: send raised {type(error).__name__}", report) from error
     return report

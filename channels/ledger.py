@@ -41,9 +41,7 @@ class State(StrEnum):
     CLICKED = "clicked"
 
 
-FINAL_STATES = frozenset(
-    {State.ACCEPTED, State.FAILED, State.UNKNOWN, State.DELIVERED, State.OPENED, State.CLICKED}
-)
+FINAL_STATES = frozenset({State.ACCEPTED, State.FAILED, State.UNKNOWN, State.DELIVERED, State.OPENED, State.CLICKED})
 SENDABLE_STATES = frozenset({State.PLANNED, State.RETRY})
 # Receipts only move a message forward along this order.
 _PROGRESS = {State.ACCEPTED: 0, State.DELIVERED: 1, State.OPENED: 2, State.CLICKED: 3}
@@ -226,8 +224,7 @@ class Ledger:
             chunk = list(keys[i : i + 900])
             marks = ",".join("?" * len(chunk))
             for key, batch_id, claimed_at in self._query(
-                "select key, batch_id, claimed_at from messages"
-                f" where state = 'claimed' and key in ({marks})",
+                f"select key, batch_id, claimed_at from messages where state = 'claimed' and key in ({marks})",
                 chunk,
             ):
                 at = datetime.fromisoformat(claimed_at) if claimed_at else None
@@ -250,9 +247,7 @@ class Ledger:
                         [batch_id, now, now, *chunk],
                     )
 
-    def record(
-        self, results: Sequence[SendResult], channel_of: dict[str, tuple[str, str]] | None = None
-    ) -> None:
+    def record(self, results: Sequence[SendResult], channel_of: dict[str, tuple[str, str]] | None = None) -> None:
         """Store each result; address-level permanent failures and opt-outs feed the suppression list.
 
         `channel_of` maps key -> (channel, address) for the messages whose failures should suppress.
@@ -275,12 +270,8 @@ class Ledger:
                 and r.key in channel_of
             ):
                 channel, address = channel_of[r.key]
-                kind = (
-                    SuppressionKind.OPTED_OUT if r.outcome is Outcome.OPTED_OUT else SuppressionKind.PERMANENT
-                )
-                suppressions.append(
-                    (channel, address_hash(address), reason or str(r.outcome), now, str(kind))
-                )
+                kind = SuppressionKind.OPTED_OUT if r.outcome is Outcome.OPTED_OUT else SuppressionKind.PERMANENT
+                suppressions.append((channel, address_hash(address), reason or str(r.outcome), now, str(kind)))
         with self._tx() as db:
             for (state, provider_id, reason), keys in groups.items():
                 for chunk in _chunks(keys):
@@ -290,8 +281,7 @@ class Ledger:
                         [state, provider_id, reason, now, *chunk],
                     )
             db.executemany(
-                "insert or replace into suppressions (channel, address_hash, reason, at, kind)"
-                " values (?, ?, ?, ?, ?)",
+                "insert or replace into suppressions (channel, address_hash, reason, at, kind) values (?, ?, ?, ?, ?)",
                 suppressions,
             )
 
@@ -322,9 +312,7 @@ class Ledger:
         if state is not None:
             sql += " and state = ?"
             params.append(str(state))
-        return [
-            LedgerRow(*row[:5], State(row[5]), *row[6:]) for row in self._query(sql + " order by key", params)
-        ]
+        return [LedgerRow(*row[:5], State(row[5]), *row[6:]) for row in self._query(sql + " order by key", params)]
 
     def counts(self, campaign_id: str | None = None) -> dict[str, int]:
         """Messages per state, e.g. for a run's metadata."""
@@ -338,10 +326,7 @@ class Ledger:
     def history(self, key: str) -> list[tuple[str, str | None, str]]:
         """(state, detail, at) for one message, oldest first."""
         return [
-            tuple(r)
-            for r in self._query(
-                "select state, detail, at from transitions where key = ? order by id", (key,)
-            )
+            tuple(r) for r in self._query("select state, detail, at from transitions where key = ? order by id", (key,))
         ]
 
     # -- suppression ----------------------------------------------------------------------------
@@ -363,8 +348,7 @@ class Ledger:
         """Add an address to the suppression list (receipts, 080 opt-out webhooks, one-click unsubscribe)."""
         with self._tx() as db:
             db.execute(
-                "insert or replace into suppressions (channel, address_hash, reason, at, kind)"
-                " values (?, ?, ?, ?, ?)",
+                "insert or replace into suppressions (channel, address_hash, reason, at, kind) values (?, ?, ?, ?, ?)",
                 (channel, address_hash(address), mask_text(reason), _now(), str(kind)),
             )
 
@@ -416,8 +400,7 @@ class Ledger:
         with self._tx() as db:
             before = db.total_changes
             db.executemany(
-                "update messages set state = ?, reason = ?, updated_at = ? where key = ?"
-                " and state = 'unknown'",
+                "update messages set state = ?, reason = ?, updated_at = ? where key = ? and state = 'unknown'",
                 [(str(state), detail, now, k) for k in keys],
             )
             changed = db.total_changes - before

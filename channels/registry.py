@@ -1,10 +1,55 @@
-"""Names used in configuration, mapped to adapter classes. Explicit: no file scanning."""
+"""Names used in configuration, mapped to adapter classes. Explicit: no file scanning.
+
+`CONFIGS` maps the same names to each adapter's configuration class, whose `from_env()` reads the
+secrets from the environment (variable names in each adapter module's docstring); `from_env(name)`
+builds a ready adapter that way.
+"""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from channels.adapters.fcm import FcmAdapter, FcmConfig
+from channels.adapters.nhn_alimtalk import NhnAlimtalkAdapter, NhnAlimtalkConfig
+from channels.adapters.nhn_sms import NhnSmsAdapter, NhnSmsConfig
 from channels.adapters.outbox import OutboxAdapter
+from channels.adapters.sendgrid import SendGridAdapter, SendGridConfig
+from channels.adapters.smtp import SmtpAdapter, SmtpConfig
+from channels.adapters.webhook import WebhookAdapter, WebhookConfig
+from channels.adapters.webpush import WebPushAdapter, WebPushConfig
 from channels.base import Adapter
 
 ADAPTERS: dict[str, type[Adapter]] = {
     OutboxAdapter.name: OutboxAdapter,
+    SmtpAdapter.name: SmtpAdapter,
+    SendGridAdapter.name: SendGridAdapter,
+    NhnSmsAdapter.name: NhnSmsAdapter,
+    NhnAlimtalkAdapter.name: NhnAlimtalkAdapter,
+    FcmAdapter.name: FcmAdapter,
+    WebPushAdapter.name: WebPushAdapter,
+    WebhookAdapter.name: WebhookAdapter,
 }
+
+CONFIGS: dict[str, Any] = {
+    SmtpAdapter.name: SmtpConfig,
+    SendGridAdapter.name: SendGridConfig,
+    NhnSmsAdapter.name: NhnSmsConfig,
+    NhnAlimtalkAdapter.name: NhnAlimtalkConfig,
+    FcmAdapter.name: FcmConfig,
+    WebPushAdapter.name: WebPushConfig,
+    WebhookAdapter.name: WebhookConfig,
+}
+
+
+def from_env(name: str, environ: Mapping[str, str] = os.environ) -> Adapter:
+    """Build the adapter `name` with its configuration read from the environment.
+
+    The outbox takes `DANGOL_OUTBOX_DIR` (default `outbox/`) and needs no secret.
+    """
+    if name == OutboxAdapter.name:
+        return OutboxAdapter(Path(environ.get("DANGOL_OUTBOX_DIR", "outbox")))
+    config = CONFIGS[name].from_env(environ)
+    return ADAPTERS[name](config)  # type: ignore[call-arg]

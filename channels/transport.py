@@ -82,9 +82,7 @@ def new_session(pool_size: int = 32) -> requests.Session:
 
 def request_was_sent(exc: BaseException) -> bool:
     """False only when the failure certainly happened before the request left this machine."""
-    if isinstance(
-        exc, requests.ConnectTimeout | requests.exceptions.SSLError | requests.exceptions.InvalidURL
-    ):
+    if isinstance(exc, requests.ConnectTimeout | requests.exceptions.SSLError | requests.exceptions.InvalidURL):
         return False
     if isinstance(exc, requests.ConnectionError):
         inner = exc.args[0] if exc.args else None

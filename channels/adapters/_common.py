@@ -12,7 +12,7 @@ import requests
 
 from channels.base import Adapter
 from channels.masking import mask_text
-from channels.models import Message, Outcome, SendResult
+from channels.models import Message, Outcome, Purpose, SendResult
 from channels.transport import new_session, parse_retry_after, request_was_sent
 
 MOBILE = re.compile(r"^01[016789]\d{7,8}$")
@@ -63,9 +63,7 @@ def exception_results(messages: Sequence[Message], exc: BaseException) -> list[S
     return results(messages, Outcome.RETRY, reason=f"not sent: {type(exc).__name__}", code="connect")
 
 
-def status_results(
-    messages: Sequence[Message], response: requests.Response, detail: str = ""
-) -> list[SendResult]:
+def status_results(messages: Sequence[Message], response: requests.Response, detail: str = "") -> list[SendResult]:
     """The generic meaning of an HTTP status, for answers the provider's body does not refine."""
     status = response.status_code
     text = reason(detail or response.text[:200])
@@ -104,6 +102,45 @@ def retry_after(response: requests.Response) -> float | None:
         except ValueError:
             after = None
     return after
+
+
+def unsubscribe_headers(m: Message) -> dict[str, str]:
+    """RFC 8058 one-click unsubscribe: an HTTPS URL with an opaque token, optionally a mailto."""
+    links = []
+    if m.data.get("unsubscribe_url"):
+        links.append(f"<{m.data['unsubscribe_url']}>")
+    if m.data.get("unsubscribe_mailto"):
+        links.append(f"<{m.data['unsubscribe_mailto']}>")
+    if not links:
+        return {}
+    headers = {"List-Unsubscribe": ", ".join(links)}
+    if m.data.get("unsubscribe_url"):
+        headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    return headers
+
+
+def email_problem(m: Message) -> SendResult | None:
+    """Invariants every email path re-asserts before a provider sees the message."""
+    if not EMAIL.match(m.address):
+        return SendResult(m.key, Outcome.PERMANENT, reason="invalid email address", code="address")
+    if m.purpose is Purpose.AD:
+        if not (m.subject or "").startswith(AD_PREFIX):
+            return SendResult(
+                m.key,
+                Outcome.PERMANENT,
+                suppress=False,
+                code="ad_form",
+                reason="advertising email subject must start with (광고)",
+            )
+        if not m.data.get("unsubscribe_url", "").startswith("https://"):
+            return SendResult(
+                m.key,
+                Outcome.PERMANENT,
+                suppress=False,
+                code="ad_form",
+                reason="advertising email needs an HTTPS one-click unsubscribe URL",
+            )
+    return None
 
 
 class HttpAdapter(Adapter):

@@ -107,6 +107,4 @@ class OutboxAdapter(Adapter):
         except BaseException:
             self._db.execute("rollback")
             raise
-        return [
-            SendResult(key=m.key, outcome=Outcome.ACCEPTED, provider_id=f"outbox:{m.key}") for m in messages
-        ]
+        return [SendResult(key=m.key, outcome=Outcome.ACCEPTED, provider_id=f"outbox:{m.key}") for m in messages]

@@ -21,14 +21,14 @@ from typing import ClassVar
 import requests
 
 from channels.adapters._common import (
-    AD_PREFIX,
-    EMAIL,
     HttpAdapter,
+    email_problem,
     exception_results,
     reason,
     status_results,
+    unsubscribe_headers,
 )
-from channels.models import Channel, Message, Outcome, Purpose, SendResult
+from channels.models import Channel, Message, Outcome, SendResult
 
 _FIELD = re.compile(r"^personalizations\.(\d+)")
 
@@ -49,45 +49,6 @@ class SendGridConfig:
             from_name=environ.get("DANGOL_EMAIL_FROM_NAME"),
             base_url=environ.get("SENDGRID_BASE_URL", "https://api.sendgrid.com"),
         )
-
-
-def unsubscribe_headers(m: Message) -> dict[str, str]:
-    """RFC 8058 one-click unsubscribe: an HTTPS URL with an opaque token, optionally a mailto."""
-    links = []
-    if m.data.get("unsubscribe_url"):
-        links.append(f"<{m.data['unsubscribe_url']}>")
-    if m.data.get("unsubscribe_mailto"):
-        links.append(f"<{m.data['unsubscribe_mailto']}>")
-    if not links:
-        return {}
-    headers = {"List-Unsubscribe": ", ".join(links)}
-    if m.data.get("unsubscribe_url"):
-        headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    return headers
-
-
-def email_problem(m: Message) -> SendResult | None:
-    """Invariants every email path re-asserts before a provider sees the message."""
-    if not EMAIL.match(m.address):
-        return SendResult(m.key, Outcome.PERMANENT, reason="invalid email address", code="address")
-    if m.purpose is Purpose.AD:
-        if not (m.subject or "").startswith(AD_PREFIX):
-            return SendResult(
-                m.key,
-                Outcome.PERMANENT,
-                suppress=False,
-                code="ad_form",
-                reason="advertising email subject must start with (광고)",
-            )
-        if not m.data.get("unsubscribe_url", "").startswith("https://"):
-            return SendResult(
-                m.key,
-                Outcome.PERMANENT,
-                suppress=False,
-                code="ad_form",
-                reason="advertising email needs an HTTPS one-click unsubscribe URL",
-            )
-    return None
 
 
 class SendGridAdapter(HttpAdapter):
@@ -131,9 +92,7 @@ class SendGridAdapter(HttpAdapter):
                     if not pending:
                         break
                 for m in pending:
-                    out[m.key] = SendResult(
-                        m.key, Outcome.RETRY, reason="request rejected for other recipients"
-                    )
+                    out[m.key] = SendResult(m.key, Outcome.RETRY, reason="request rejected for other recipients")
         return [out[m.key] for m in messages]
 
     def _payload(self, group: Sequence[Message]) -> dict[str, object]:
@@ -194,9 +153,7 @@ class SendGridAdapter(HttpAdapter):
         if not named:
             text = reason(_errors_text(response))
             return {
-                m.key: SendResult(
-                    m.key, Outcome.PERMANENT, suppress=False, reason=f"HTTP 400: {text}", code="400"
-                )
+                m.key: SendResult(m.key, Outcome.PERMANENT, suppress=False, reason=f"HTTP 400: {text}", code="400")
                 for m in group
             }
         out = {}

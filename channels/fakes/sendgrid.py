@@ -80,10 +80,7 @@ class FakeSendGrid(FakeProvider):
                     "field": "personalizations",
                 }
             ]
-        if (
-            sum(len(p.get("to", [])) + len(p.get("cc", [])) + len(p.get("bcc", [])) for p in personalizations)
-            > 1000
-        ):
+        if sum(len(p.get("to", [])) + len(p.get("cc", [])) + len(p.get("bcc", [])) for p in personalizations) > 1000:
             return [
                 {
                     "message": "The total number of recipients must be 1000 or less.",
@@ -121,13 +118,8 @@ class FakeSendGrid(FakeProvider):
                     )
                 seen.add(email.lower())
             headers = p.get("headers") or {}
-            if (
-                "List-Unsubscribe-Post" in headers
-                and headers["List-Unsubscribe-Post"] != "List-Unsubscribe=One-Click"
-            ):
-                errors.append(
-                    {"message": "invalid List-Unsubscribe-Post", "field": f"personalizations.{i}.headers"}
-                )
+            if "List-Unsubscribe-Post" in headers and headers["List-Unsubscribe-Post"] != "List-Unsubscribe=One-Click":
+                errors.append({"message": "invalid List-Unsubscribe-Post", "field": f"personalizations.{i}.headers"})
         return errors
 
     def events(self) -> list[dict[str, Any]]:

@@ -1,0 +1,200 @@
+"""Korean SMS/LMS through NHN Cloud SMS API v3.0 (or anything speaking its shape).
+
+Environment (secrets come from here only): `NHN_SMS_APP_KEY`, `NHN_SMS_SECRET_KEY`,
+`NHN_SMS_SEND_NO` (the pre-registered sender number, 발신번호 사전등록), `NHN_SMS_BASE_URL` (optional).
+
+Type by cp949 byte length: ≤ 90 bytes SMS, ≤ 2,000 bytes LMS (title ≤ 40 bytes, from the subject or
+the first line). Advertising goes to the ad endpoints, which NHN itself rejects (-6003) unless the
+body starts with `(광고)` and ends with a free 080 opt-out; the adapter checks the same before
+sending. One request carries one body for up to 1,000 recipients, so messages are grouped by
+identical content; our key rides along as `recipientGroupingKey` and comes back in receipts.
+
+NHN answers HTTP 200 even on errors: the request verdict is `header.resultCode`, each recipient's
+is in `body.data.sendResultList`. No idempotency key exists, so a lost answer is `unknown`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import requests
+
+from channels.adapters._common import (
+    LMS_BYTES,
+    LMS_TITLE_BYTES,
+    MOBILE,
+    SMS_BYTES,
+    HttpAdapter,
+    ad_sms_form_ok,
+    cp949_len,
+    exception_results,
+    reason,
+    results,
+    status_results,
+    truncate_cp949,
+)
+from channels.models import Channel, Message, Outcome, Purpose, SendResult
+
+# Request-level codes. Anything else that is negative and not listed is a permanent request problem.
+CONFIG_CODES = frozenset(
+    {-1000, -1001, -1002, -1003, -1004, -1006, -1007, -1008, -2006, -2052, -2312, -2313, -6000, -6004}
+)
+RETRY_CODES = frozenset({-9999, -2021})
+ADDRESS_CODES = frozenset({-2018, -2019, 3001, 3003})
+OPT_OUT_CODES = frozenset({-6001})
+
+
+@dataclass(frozen=True)
+class NhnSmsConfig:
+    app_key: str
+    secret_key: str = field(repr=False)
+    send_no: str
+    base_url: str = "https://sms.api.nhncloudservice.com"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> NhnSmsConfig:
+        return cls(
+            app_key=environ["NHN_SMS_APP_KEY"],
+            secret_key=environ["NHN_SMS_SECRET_KEY"],
+            send_no=environ["NHN_SMS_SEND_NO"],
+            base_url=environ.get("NHN_SMS_BASE_URL", "https://sms.api.nhncloudservice.com"),
+        )
+
+
+@dataclass(frozen=True)
+class SmsForm:
+    """Which endpoint and what text a message goes out as."""
+
+    endpoint: str  # sms | mms | ad-sms | ad-mms
+    body: str
+    title: str | None
+
+
+def sms_form(m: Message, body: str | None = None) -> SmsForm | SendResult:
+    """Choose SMS or LMS and the ad endpoint, or say why the message cannot go."""
+    text = (body if body is not None else m.body).replace("\r\n", "\n")
+    if not MOBILE.match(m.address):
+        return SendResult(m.key, Outcome.PERMANENT, reason="not a Korean mobile number", code="address")
+    try:
+        size = cp949_len(text)
+    except UnicodeEncodeError:
+        return SendResult(
+            m.key,
+            Outcome.PERMANENT,
+            suppress=False,
+            code="-2023",
+            reason="body has characters outside cp949 (emoji?)",
+        )
+    ad = m.purpose is Purpose.AD
+    if ad and not ad_sms_form_ok(text):
+        return SendResult(
+            m.key,
+            Outcome.PERMANENT,
+            suppress=False,
+            code="-6003",
+            reason="ad SMS must start with (광고) and end with 무료수신거부 080…",
+        )
+    if size <= SMS_BYTES:
+        return SmsForm("ad-sms" if ad else "sms", text, None)
+    if size > LMS_BYTES:
+        return SendResult(
+            m.key,
+            Outcome.PERMANENT,
+            suppress=False,
+            code="length",
+            reason=f"body is {size} bytes; LMS allows {LMS_BYTES}",
+        )
+    title = (m.subject or text.split("\n", 1)[0]).strip()
+    try:
+        title = truncate_cp949(title, LMS_TITLE_BYTES) if cp949_len(title) > LMS_TITLE_BYTES else title
+    except UnicodeEncodeError:
+        title = truncate_cp949(title.encode("cp949", errors="ignore").decode("cp949"), LMS_TITLE_BYTES)
+    return SmsForm("ad-mms" if ad else "mms", text, title)
+
+
+def classify_nhn_code(key: str, code: int, message: str, provider_id: str | None = None) -> SendResult:
+    """One NHN resultCode (request- or recipient-level) as an outcome."""
+    if code == 0:
+        return SendResult(key, Outcome.ACCEPTED, provider_id=provider_id)
+    text = f"NHN {code}: {reason(message)}"
+    if code in OPT_OUT_CODES:
+        return SendResult(key, Outcome.OPTED_OUT, reason=text, code=str(code))
+    if code in ADDRESS_CODES:
+        return SendResult(key, Outcome.PERMANENT, reason=text, code=str(code))
+    if code in RETRY_CODES:
+        return SendResult(key, Outcome.RETRY, reason=text, code=str(code))
+    if code in CONFIG_CODES:
+        return SendResult(key, Outcome.CONFIG_ERROR, reason=text, code=str(code))
+    return SendResult(key, Outcome.PERMANENT, suppress=False, reason=text, code=str(code))
+
+
+class NhnSmsAdapter(HttpAdapter):
+    name: ClassVar[str] = "nhn_sms"
+    channels: ClassVar[frozenset[Channel]] = frozenset({Channel.SMS})
+    batch_size: ClassVar[int] = 1000  # recipientList maximum (-2016 beyond)
+    rate_per_second: ClassVar[float | None] = None  # none published; a monthly quota instead (-2052)
+    concurrency: ClassVar[int] = 4
+    max_body_bytes: ClassVar[int | None] = LMS_BYTES
+
+    def __init__(self, config: NhnSmsConfig, session: requests.Session | None = None) -> None:
+        super().__init__(session)
+        self.config = config
+        self.base_url = config.base_url.rstrip("/")
+
+    def send(self, messages: Sequence[Message], *, idempotency_key: str | None = None) -> list[SendResult]:
+        out: dict[str, SendResult] = {}
+        groups: dict[tuple[SmsForm, str], list[Message]] = {}
+        for m in messages:
+            form = sms_form(m)
+            if isinstance(form, SendResult):
+                out[m.key] = form
+            else:
+                groups.setdefault((form, m.campaign_id), []).append(m)
+        for (form, campaign_id), group in groups.items():
+            for r in self.post(form, group, campaign_id):
+                out[r.key] = r
+        return [out[m.key] for m in messages]
+
+    def post(self, form: SmsForm, group: Sequence[Message], grouping_key: str) -> list[SendResult]:
+        """One request to `form.endpoint` for `group`, all sharing the body."""
+        payload: dict[str, Any] = {
+            "body": form.body,
+            "sendNo": self.config.send_no,
+            "senderGroupingKey": grouping_key[:100],
+            "recipientList": [{"recipientNo": m.address, "recipientGroupingKey": m.key} for m in group],
+        }
+        if form.title:
+            payload["title"] = form.title
+        url = f"{self.base_url}/sms/v3.0/appKeys/{self.config.app_key}/sender/{form.endpoint}"
+        try:
+            response = self.session.post(
+                url, json=payload, timeout=self.timeout, headers={"X-Secret-Key": self.config.secret_key}
+            )
+        except requests.RequestException as exc:
+            return exception_results(group, exc)
+        if response.status_code != 200:
+            return status_results(group, response)
+        try:
+            answer = response.json()
+            header = answer["header"]
+        except (ValueError, KeyError, TypeError):
+            return results(group, Outcome.UNKNOWN, reason="unreadable answer", code="body")
+        if not header.get("isSuccessful"):
+            code = int(header.get("resultCode", -9999))
+            return [classify_nhn_code(m.key, code, header.get("resultMessage", "")) for m in group]
+        data = (answer.get("body") or {}).get("data") or {}
+        request_id = data.get("requestId")
+        by_key = {r.get("recipientGroupingKey"): r for r in data.get("sendResultList") or []}
+        out = []
+        for m in group:
+            r = by_key.get(m.key)
+            if r is None:
+                out.append(SendResult(m.key, Outcome.UNKNOWN, reason="recipient missing from the answer"))
+            else:
+                out.append(
+                    classify_nhn_code(m.key, int(r.get("resultCode", -9999)), r.get("resultMessage", ""), request_id)
+                )
+        return out

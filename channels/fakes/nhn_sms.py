@@ -1,0 +1,120 @@
+"""An NHN Cloud SMS v3.0 look-alike: app key + secret, registered sender numbers, cp949 byte limits,
+the ad endpoints' legal form (-6003), 080 opt-outs (-6001), per-recipient codes in an HTTP 200 body.
+
+Recipient behaviour by number: `0100000xxxx` is not a subscriber (-2019); `0100808xxxx` has opted out
+of ads through the 080 number (-6001 on the ad endpoints).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any, ClassVar
+
+from channels.fakes._server import FakeProvider, Reply, Request
+
+_PATH = re.compile(r"^/sms/v3\.0/appKeys/([^/]+)/sender/(sms|mms|ad-sms|ad-mms)$")
+_MOBILE = re.compile(r"^01[016789]\d{7,8}$")
+_AD_END = re.compile(r"무료\s*(수신\s*)?거부\s*[:：]?\s*080[-\s]?\d{3,4}[-\s]?\d{4}\s*$")
+
+
+def nhn_reply(code: int = 0, message: str = "SUCCESS", data: dict[str, Any] | None = None) -> Reply:
+    return Reply(
+        200,
+        {
+            "header": {"isSuccessful": code == 0, "resultCode": code, "resultMessage": message},
+            "body": {"data": data} if data is not None else None,
+        },
+    )
+
+
+class FakeNhnSms(FakeProvider):
+    """Records `{"key", "to", "endpoint", "body", "title", "request_id"}` per accepted recipient."""
+
+    name: ClassVar[str] = "nhn_sms"
+    app_key = "fake-sms-appkey"
+    secret_key = "fake-sms-secret"
+    send_nos = frozenset({"0215880000"})
+
+    def handle(self, request: Request) -> Reply:
+        match = _PATH.match(request.path)
+        if not match or request.method != "POST":
+            return Reply(404, {"header": {"isSuccessful": False, "resultCode": -1, "resultMessage": "not found"}})
+        if match.group(1) != self.app_key:
+            return nhn_reply(-1000, "Invalid appKey")
+        if request.headers.get("X-Secret-Key") != self.secret_key:
+            return nhn_reply(-1001, "Invalid secretKey")
+        return self.accept(match.group(2), request.json())
+
+    def accept(self, endpoint: str, body: dict[str, Any], via: str = "sms") -> Reply:
+        """Validate and record one send request (the Kakao fake's fallback comes through here too)."""
+        text = str(body.get("body") or "")
+        if body.get("sendNo") not in self.send_nos:
+            return nhn_reply(-2312, "Unregistered sender number")
+        recipients = body.get("recipientList") or []
+        if not recipients:
+            return nhn_reply(-2018, "Empty recipient list")
+        if len(recipients) > 1000:
+            return nhn_reply(-2016, "Too many recipients")
+        try:
+            size = len(text.encode("cp949"))
+            title_size = len(str(body.get("title") or "").encode("cp949"))
+        except UnicodeEncodeError:
+            return nhn_reply(-2023, "Body contains characters outside EUC-KR")
+        if endpoint in ("sms", "ad-sms") and size > 90:
+            return nhn_reply(-2011, "SMS body exceeds 90 bytes")
+        if endpoint in ("mms", "ad-mms"):
+            if not body.get("title") or title_size > 40:
+                return nhn_reply(-2012, "LMS title missing or over 40 bytes")
+            if size > 2000:
+                return nhn_reply(-2013, "LMS body exceeds 2000 bytes")
+        ad = endpoint.startswith("ad-")
+        if ad and (not text.startswith("(광고)") or not _AD_END.search(text.strip())):
+            return nhn_reply(-6003, "Ad message must start with (광고) and end with the 080 opt-out")
+        request_id = uuid.uuid4().hex[:20]
+        results, items = [], []
+        for seq, r in enumerate(recipients, 1):
+            number = str(r.get("recipientNo", ""))
+            if not _MOBILE.match(number) or number[3:7] == "0000":
+                code, message = -2019, "Invalid recipient number"
+            elif ad and number[3:7] == "0808":
+                code, message = -6001, "Recipient refused ads (080)"
+            else:
+                code, message = 0, "SUCCESS"
+                items.append(
+                    {
+                        "key": r.get("recipientGroupingKey"),
+                        "to": number,
+                        "endpoint": endpoint,
+                        "body": text,
+                        "title": body.get("title"),
+                        "request_id": request_id,
+                        "via": via,
+                    }
+                )
+            results.append(
+                {
+                    "recipientNo": number,
+                    "resultCode": code,
+                    "resultMessage": message,
+                    "recipientSeq": seq,
+                    "recipientGroupingKey": r.get("recipientGroupingKey"),
+                }
+            )
+        self.record(items)
+        return nhn_reply(
+            data={
+                "requestId": request_id,
+                "statusCode": "2",
+                "senderGroupingKey": body.get("senderGroupingKey"),
+                "sendResultList": results,
+            }
+        )
+
+    def fault_reply(self, status: int, retry_after: str | None) -> Reply:
+        headers = {"Retry-After": retry_after} if retry_after else {}
+        return Reply(
+            status,
+            {"header": {"isSuccessful": False, "resultCode": -9999, "resultMessage": "fault injected"}},
+            headers,
+        )

@@ -145,11 +145,14 @@ class SendGridAdapter(HttpAdapter):
             errors = response.json().get("errors", [])
         except ValueError:
             errors = []
-        named: dict[int, str] = {}
+        named: dict[int, tuple[str, bool]] = {}
         for error in errors:
-            match = _FIELD.match(str(error.get("field") or ""))
+            where = str(error.get("field") or "")
+            match = _FIELD.match(where)
             if match:
-                named[int(match.group(1))] = str(error.get("message") or "invalid")
+                text = str(error.get("message") or "invalid")
+                # A malformed address is about the address; a repeated one is about our request.
+                named[int(match.group(1))] = (text, where.endswith(".email") and "unique" not in text.lower())
         if not named:
             text = reason(_errors_text(response))
             return {
@@ -159,13 +162,13 @@ class SendGridAdapter(HttpAdapter):
         out = {}
         for i, m in enumerate(group):
             if i in named:
-                address_level = "email" in named[i].lower()
+                text, address_level = named[i]
                 out[m.key] = SendResult(
                     m.key,
                     Outcome.PERMANENT,
                     suppress=address_level,
                     code="400",
-                    reason=f"HTTP 400: {reason(named[i])}",
+                    reason=f"HTTP 400: {reason(text)}",
                 )
             else:
                 out[m.key] = SendResult(m.key, Outcome.RETRY, code="400-sibling")

@@ -53,6 +53,12 @@ class FakeNhnAlimtalk(FakeProvider):
         self._keys_lock = threading.Lock()
         self.replays = 0
 
+    def reset(self) -> None:
+        super().reset()
+        with self._keys_lock:
+            self._keys.clear()
+        self.replays = 0
+
     def handle(self, request: Request) -> Reply:
         match = _PATH.match(request.path)
         if not match or request.method != "POST":

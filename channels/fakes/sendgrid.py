@@ -1,4 +1,8 @@
-"""A SendGrid v3 Mail Send look-alike: bearer auth, verified senders, the documented 400s."""
+"""A SendGrid v3 Mail Send look-alike: bearer auth, verified senders, the documented 400s.
+
+Addresses in the reserved `.invalid` domain are refused per personalization (400, as for a
+malformed address), to exercise the partial-rejection path.
+"""
 
 from __future__ import annotations
 
@@ -101,7 +105,7 @@ class FakeSendGrid(FakeProvider):
         for i, p in enumerate(personalizations):
             for j, to in enumerate(p.get("to", [])):
                 email = str(to.get("email", ""))
-                if not _EMAIL.match(email):
+                if not _EMAIL.match(email) or email.lower().endswith(".invalid"):
                     errors.append(
                         {
                             "message": "Does not contain a valid address.",

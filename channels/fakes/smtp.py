@@ -8,6 +8,7 @@ aiosmtpd cannot bind port 0 (its controller connects to its own port), so a free
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import uuid
 from email.header import decode_header, make_header
@@ -97,6 +98,7 @@ class FakeSmtp(FakeProvider):
         return AuthResult(success=ok, handled=False)
 
     def start(self) -> FakeSmtp:
+        logging.getLogger("mail.log").setLevel(logging.ERROR)  # aiosmtpd warns about its own AUTH API
         self.port = free_port()
         self._controller = Controller(
             _Handler(self),

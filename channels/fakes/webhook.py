@@ -30,6 +30,12 @@ class FakeWebhookReceiver(FakeProvider):
         self._seen_lock = threading.Lock()
         self.replays = 0
 
+    def reset(self) -> None:
+        super().reset()
+        with self._seen_lock:
+            self._seen.clear()
+        self.replays = 0
+
     def handle(self, request: Request) -> Reply:
         if not request.path.startswith("/hooks/") or request.method != "POST":
             return Reply(404, "not found")

@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 from channels.base import Adapter
 from channels.errors import ChannelConfigError, ChannelError, TransientChannelError
 from channels.ledger import SENDABLE_STATES, Ledger, State, SuppressionKind, address_hash
-from channels.masking import mask_text
+from channels.masking import mask_address, mask_text
 from channels.models import Message, Outcome, Purpose, SendResult
 from channels.transport import limiter_for
 
@@ -258,6 +258,16 @@ def deliver(
                     else:
                         report.outcomes[_final_state(r)] += 1
                     to_record.append(r)
+                    if r.outcome is not Outcome.ACCEPTED and log.isEnabledFor(logging.DEBUG):
+                        channel, address = address_of[r.key]
+                        log.debug(
+                            "%s: %s %s -> %s (%s)",
+                            adapter.name,
+                            r.key,
+                            mask_address(channel, address),
+                            r.outcome,
+                            mask_text(r.reason),
+                        )
                 if succeeded:
                     failures_in_a_row = 0
                 elif all(r.outcome in (Outcome.RETRY, Outcome.UNKNOWN) and not r.throttled for r in results):

@@ -231,13 +231,13 @@ class FakeProvider:
 
     def serve(self, request: Request) -> tuple[Reply, bool]:
         """Apply latency and faults around `handle`; returns the reply and whether to drop it."""
+        if self.is_control_free(request):
+            return self.handle(request), False
         with self._lock:
             self.requests += 1
         faults = self.faults
         if self.latency_ms:
             time.sleep(self.latency_ms / 1000)
-        if self.is_control_free(request):
-            return self.handle(request), False
         roll = self._roll()
         if roll < faults.throttle:
             return self.fault_reply(429, faults.retry_after), False

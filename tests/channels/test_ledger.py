@@ -1,0 +1,138 @@
+"""The ledger's state machine, suppression list and the person-facing unknowns API."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+from channels.__main__ import main as cli
+from channels.ledger import Ledger, State, SuppressionKind, address_hash
+from channels.models import Channel, Message, Outcome, Purpose, SendResult
+
+
+def sms(i: int, purpose: Purpose = Purpose.AD) -> Message:
+    return Message(f"k{i}", "c1", f"cust{i}", Channel.SMS, purpose, f"0101234{i:04d}", "(광고) body")
+
+
+def test_plan_is_idempotent_and_keeps_states(ledger: Ledger) -> None:
+    messages = [sms(i) for i in range(3)]
+    assert ledger.plan(messages, "nhn_sms") == 3
+    ledger.claim(["k0"], batch_id="b1")
+    ledger.record([SendResult("k0", Outcome.ACCEPTED, provider_id="req-1")])
+    assert ledger.plan(messages, "nhn_sms") == 0
+    assert ledger.states(["k0", "k1"]) == {"k0": State.ACCEPTED, "k1": State.PLANNED}
+    row = ledger.rows(state=State.ACCEPTED)[0]
+    assert (row.key, row.attempts, row.provider_id) == ("k0", 1, "req-1")
+
+
+def test_claim_remembers_batch_and_time(ledger: Ledger) -> None:
+    ledger.plan([sms(1), sms(2)], "nhn_alimtalk")
+    ledger.claim_batches([(["k1"], "b1"), (["k2"], "b2")])
+    claims = ledger.claims(["k1", "k2"])
+    assert {k: c.batch_id for k, c in claims.items()} == {"k1": "b1", "k2": "b2"}
+    assert all(c.claimed_at is not None for c in claims.values())
+
+
+def test_results_map_to_states_and_suppressions(ledger: Ledger) -> None:
+    messages = [sms(i) for i in range(6)]
+    ledger.plan(messages, "nhn_sms")
+    ledger.claim([m.key for m in messages])
+    ledger.record(
+        [
+            SendResult("k0", Outcome.ACCEPTED, provider_id="r"),
+            SendResult("k1", Outcome.PERMANENT, reason="NHN -2019: invalid 01012340001"),
+            SendResult("k2", Outcome.PERMANENT, suppress=False, reason="ad form"),
+            SendResult("k3", Outcome.OPTED_OUT, reason="080"),
+            SendResult("k4", Outcome.RETRY, reason="HTTP 503"),
+            SendResult("k5", Outcome.UNKNOWN, reason="no answer"),
+        ],
+        {m.key: (str(m.channel), m.address) for m in messages},
+    )
+    states = ledger.states([m.key for m in messages])
+    assert [states[f"k{i}"] for i in range(6)] == [
+        State.ACCEPTED,
+        State.FAILED,
+        State.FAILED,
+        State.FAILED,
+        State.RETRY,
+        State.UNKNOWN,
+    ]
+    assert ledger.suppressions() == {
+        ("sms", address_hash(messages[1].address)): SuppressionKind.PERMANENT,
+        ("sms", address_hash(messages[3].address)): SuppressionKind.OPTED_OUT,
+    }
+    reasons = {r.key: r.reason for r in ledger.rows()}
+    assert "01012340001" not in str(reasons)  # reasons are masked before they are stored
+
+
+def test_receipts_only_move_forward(ledger: Ledger) -> None:
+    ledger.plan([sms(1)], "nhn_sms")
+    ledger.claim(["k1"])
+    ledger.record([SendResult("k1", Outcome.ACCEPTED)])
+    assert ledger.advance("k1", State.OPENED)
+    assert not ledger.advance("k1", State.DELIVERED)  # a late "delivered" never moves it back
+    assert ledger.advance("k1", State.CLICKED)
+    assert ledger.advance("k1", State.FAILED, "bounce")  # a bounce overrides
+    assert not ledger.advance("nope", State.DELIVERED)
+    assert [s for s, _, _ in ledger.history("k1")] == ["opened", "clicked", "failed"]
+
+
+def test_unknowns_are_listed_and_resolved_by_a_person(ledger: Ledger, tmp_path: Path, capsys) -> None:
+    ledger.plan([sms(i) for i in range(3)], "nhn_sms")
+    ledger.mark(["k0", "k1"], State.UNKNOWN, "claimed before a crash")
+    assert [r.key for r in ledger.unknowns()] == ["k0", "k1"]
+    assert ledger.resolve(["k0"], sent=True, note="seen in the NHN console") == 1
+    assert ledger.resolve(["k2"], sent=True) == 0  # not unknown: untouched
+    assert cli(["resolve", "--ledger", str(ledger.path), "--requeue", "k1"]) == 0
+    assert ledger.states(["k0", "k1", "k2"]) == {"k0": State.ACCEPTED, "k1": State.PLANNED, "k2": State.PLANNED}
+    assert cli(["unknowns", "--ledger", str(ledger.path)]) == 0
+    assert cli(["status", "--ledger", str(ledger.path)]) == 0
+    out = capsys.readouterr().out
+    assert "1 of 1 unknown messages marked re-queued" in out and '"accepted": 1' in out
+
+
+def test_addresses_never_stored(tmp_path: Path) -> None:
+    path = tmp_path / "l.sqlite"
+    with Ledger(path) as ledger:
+        m = sms(7)
+        ledger.plan([m], "nhn_sms")
+        ledger.record([SendResult(m.key, Outcome.PERMANENT, reason="bad")], {m.key: ("sms", m.address)})
+    dump = "\n".join(sqlite3.connect(path).iterdump())
+    assert m.address not in dump and address_hash(m.address) in dump
+
+
+def test_concurrent_writers_from_threads(ledger: Ledger) -> None:
+    messages = [sms(i) for i in range(400)]
+    ledger.plan(messages, "nhn_sms")
+
+    def work(part: int) -> None:
+        mine = [m.key for m in messages[part::4]]
+        for key in mine:
+            ledger.claim([key])
+            ledger.record([SendResult(key, Outcome.ACCEPTED)])
+
+    threads = [threading.Thread(target=work, args=(p,)) for p in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert ledger.counts() == {"accepted": 400}
+
+
+def test_opening_an_old_ledger_adds_new_columns(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript(
+        "create table messages (key text primary key, campaign_id text not null, customer_id text not null,"
+        " channel text not null, purpose text not null, adapter text not null, address_hash text not null,"
+        " state text not null, attempts integer not null default 0, provider_id text, reason text,"
+        " planned_at text not null, updated_at text not null);"
+        "create table suppressions (channel text not null, address_hash text not null, reason text not null,"
+        " at text not null, primary key (channel, address_hash));"
+    )
+    db.close()
+    with Ledger(path) as ledger:
+        ledger.plan([sms(1)], "x")
+        ledger.claim(["k1"], batch_id="b")
+        assert ledger.claims(["k1"])["k1"].batch_id == "b"

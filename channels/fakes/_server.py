@@ -121,6 +121,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
+        if len(body) < length:  # the sender died mid-request: nothing was sent
+            self.close_connection = True
+            return
         parts = urlsplit(self.path)
         request = Request(self.command, parts.path, parse_qs(parts.query), self.headers, body)
         fake = self.server.fake

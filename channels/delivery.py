@@ -111,9 +111,8 @@ def deliver(
     workers = max(1, concurrency or adapter.concurrency)
     threshold = outage_threshold or max(6, 2 * workers)
 
-    ledger.plan(messages, adapter.name)
+    states = ledger.plan_states(messages, adapter.name)
     keys = [m.key for m in messages]
-    states = ledger.states(keys)
     claimed = ledger.claims([k for k in keys if states.get(k) is State.CLAIMED])
     suppressions = ledger.suppressions()
     now_wall = datetime.now(UTC)
@@ -130,7 +129,7 @@ def deliver(
         seen.add(m.key)
         state = states[m.key]
         if state in SENDABLE_STATES:
-            kind = suppressions.get((str(m.channel), address_hash(m.address)))
+            kind = suppressions.get((str(m.channel), address_hash(m.address))) if suppressions else None
             if kind is SuppressionKind.PERMANENT or (kind is SuppressionKind.OPTED_OUT and m.purpose is Purpose.AD):
                 blocked.append(m.key)
             else:
@@ -170,16 +169,47 @@ def deliver(
     address_of = {m.key: (str(m.channel), m.address) for m in messages}
     limiter = limiter_for(adapter.limiter_key, adapter.rate_per_second)
 
-    def run(batch: _Batch) -> list[SendResult]:
+    # Batch APIs: each worker claims its batch and records its answers itself, so the ledger's commits
+    # overlap other batches' requests instead of queueing behind the GIL in this thread. One-message
+    # APIs: this thread claims and records many requests per commit (group commit).
+    worker_side = adapter.batch_size > 1
+
+    def resend_same_key(r: SendResult, batch: _Batch) -> bool:
+        return (
+            r.outcome is Outcome.UNKNOWN
+            and adapter.deduplicates_by_key
+            and not report.stopped
+            and batch.ambiguous_resends < max_attempts
+        )
+
+    def run(batch: _Batch) -> tuple[list[SendResult], set[str], BaseException | None]:
+        if worker_side:
+            ledger.claim_batches([(batch.keys, batch.batch_id)])
         limiter.acquire(1)
-        return adapter.send(batch.messages, idempotency_key=batch.batch_id)
+        failure: BaseException | None = None
+        try:
+            results = adapter.send(batch.messages, idempotency_key=batch.batch_id)
+        except ChannelConfigError as exc:
+            results = [SendResult(m.key, Outcome.CONFIG_ERROR, reason=str(exc)) for m in batch.messages]
+        except Exception as exc:  # a bug or an unexpected library error: the request's fate is unknown
+            failure = exc
+            results = [
+                SendResult(m.key, Outcome.UNKNOWN, reason=f"send raised {type(exc).__name__}") for m in batch.messages
+            ]
+        if len(results) != len(batch.messages):
+            failure = ChannelError(f"{adapter.name} returned {len(results)} results for {len(batch.messages)}")
+            results = [SendResult(m.key, Outcome.UNKNOWN, reason="adapter answered wrongly") for m in batch.messages]
+        keep_claimed = {r.key for r in results if failure is None and resend_same_key(r, batch)}
+        if worker_side:
+            ledger.record([r for r in results if r.key not in keep_claimed], address_of)
+        return results, keep_claimed, failure
 
     def backoff(attempt: int) -> float:
         return min(max_delay, base_delay * 2 ** (attempt - 1)) * (0.5 + random.random() / 2)
 
     delayed: list[tuple[float, int, _Batch]] = []
     seq = itertools.count()
-    inflight: dict[Future[list[SendResult]], _Batch] = {}
+    inflight: dict[Future[tuple[list[SendResult], set[str], BaseException | None]], _Batch] = {}
     failures_in_a_row = 0
     error: BaseException | None = None
     config_reason: str | None = None
@@ -196,7 +226,8 @@ def deliver(
             while ready and len(inflight) + len(leaving) < workers:
                 leaving.append(ready.popleft())
             if leaving:
-                ledger.claim_batches([(b.keys, b.batch_id) for b in leaving])
+                if not worker_side:
+                    ledger.claim_batches([(b.keys, b.batch_id) for b in leaving])
                 for b in leaving:
                     inflight[pool.submit(run, b)] = b
                 report.requests += len(leaving)
@@ -209,23 +240,11 @@ def deliver(
             to_record: list[SendResult] = []
             for future in done:
                 batch = inflight.pop(future)
-                try:
-                    results = future.result()
-                except ChannelConfigError as exc:
-                    results = [SendResult(m.key, Outcome.CONFIG_ERROR, reason=str(exc)) for m in batch.messages]
-                except Exception as exc:  # a bug or an unexpected library error: the request's fate is unknown
-                    log.exception("%s: send raised; stopping the channel", adapter.name)
-                    error = error or exc
+                results, keep_claimed, failure = future.result()
+                if failure is not None:
+                    log.error("%s: send raised %s; stopping the channel", adapter.name, type(failure).__name__)
+                    error = error or failure
                     report.stopped = "error"
-                    results = [
-                        SendResult(m.key, Outcome.UNKNOWN, reason=f"send raised {type(exc).__name__}")
-                        for m in batch.messages
-                    ]
-                if len(results) != len(batch.messages):
-                    raise ChannelError(
-                        f"{adapter.name} returned {len(results)} results for {len(batch.messages)} messages",
-                        report,
-                    )
                 by_key = {m.key: m for m in batch.messages}
                 retry: list[Message] = []
                 same_key_again: list[Message] = []
@@ -234,12 +253,7 @@ def deliver(
                 for r in results:
                     if r.outcome is Outcome.ACCEPTED or r.outcome in (Outcome.PERMANENT, Outcome.OPTED_OUT):
                         succeeded = True
-                    if (
-                        r.outcome is Outcome.UNKNOWN
-                        and adapter.deduplicates_by_key
-                        and not report.stopped
-                        and batch.ambiguous_resends < max_attempts
-                    ):
+                    if r.key in keep_claimed:
                         same_key_again.append(by_key[r.key])  # stays claimed under the same batch id
                         continue
                     if r.outcome is Outcome.RETRY:
@@ -293,7 +307,7 @@ def deliver(
                         batch.ambiguous_resends + 1,
                     )
                     heapq.heappush(delayed, (time.monotonic() + backoff(nb.ambiguous_resends), next(seq), nb))
-            if to_record:
+            if to_record and not worker_side:
                 ledger.record(to_record, address_of)
 
     # Batches waiting for a same-key resend when the channel stopped stay claimed: the next run resends

@@ -16,6 +16,7 @@ The ledger keeps a hash of each address, never the address itself.
 from __future__ import annotations
 
 import hashlib
+import json
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -98,14 +99,10 @@ def address_hash(address: str) -> str:
     return hashlib.sha256(address.strip().lower().encode()).hexdigest()[:32]
 
 
-def _chunks(keys: Sequence[str], size: int = 900) -> Iterator[Sequence[str]]:
-    """SQLite binds at most 999 parameters per statement."""
-    for i in range(0, len(keys), size):
-        yield keys[i : i + size]
-
-
-def _marks(chunk: Sequence[str]) -> str:
-    return ",".join("?" * len(chunk))
+def _keys(keys: Sequence[str]) -> str:
+    """Many keys as one bound parameter (a JSON array read with json_each): one statement per batch
+    instead of one per key keeps the delivery loop's thread off SQLite, and the GIL, most of the time."""
+    return json.dumps(list(keys))
 
 
 def _now() -> str:
@@ -144,6 +141,7 @@ class Ledger:
         self._db = sqlite3.connect(self.path, isolation_level=None, timeout=60, check_same_thread=False)
         self._db.execute("pragma journal_mode=wal")
         self._db.execute("pragma synchronous=full")
+        self._durable = True
         self._db.executescript(_SCHEMA)
         for table, columns in _ADDED_COLUMNS.items():
             have = {row[1] for row in self._db.execute(f"pragma table_info({table})")}
@@ -162,8 +160,16 @@ class Ledger:
         self.close()
 
     @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
+    def _tx(self, durable: bool = True) -> Iterator[sqlite3.Connection]:
+        """One write transaction. `durable=False` skips the fsync at commit: such a commit survives a
+        killed process (it is in the OS's WAL file) but not a power cut, until the next durable commit
+        (the WAL is sequential, so that fsync carries it too). Only answers use it: losing one leaves the
+        message `claimed`, which the next run treats as unknown or re-sends under the same key; claims
+        are always durable, since losing one could send a message twice."""
         with self._lock:
+            if durable is not self._durable:
+                self._db.execute(f"pragma synchronous={'full' if durable else 'normal'}")
+                self._durable = durable
             self._db.execute("begin immediate")
             try:
                 yield self._db
@@ -185,50 +191,54 @@ class Ledger:
 
     def plan(self, messages: Sequence[Message], adapter: str) -> int:
         """Record messages as planned; keys already known keep their state. Returns how many are new."""
+        return len(self._insert(messages, adapter))
+
+    def plan_states(self, messages: Sequence[Message], adapter: str) -> dict[str, State]:
+        """`plan`, then the state of every key, in one statement when all keys are new (the usual case)."""
+        new = self._insert(messages, adapter)
+        states = dict.fromkeys(new, State.PLANNED)
+        if len(new) < len(messages):
+            states |= self.states([m.key for m in messages if m.key not in states])
+        return states
+
+    def _insert(self, messages: Sequence[Message], adapter: str) -> list[str]:
         now = _now()
+        rows = json.dumps(
+            [
+                [m.key, m.campaign_id, m.customer_id, str(m.channel), str(m.purpose), address_hash(m.address)]
+                for m in messages
+            ],
+            ensure_ascii=False,
+        )
         with self._tx() as db:
-            before = db.total_changes
-            db.executemany(
-                "insert or ignore into messages (key, campaign_id, customer_id, channel, purpose, adapter,"
-                " address_hash, state, planned_at, updated_at) values (?, ?, ?, ?, ?, ?, ?, 'planned', ?, ?)",
-                [
-                    (
-                        m.key,
-                        m.campaign_id,
-                        m.customer_id,
-                        str(m.channel),
-                        str(m.purpose),
-                        adapter,
-                        address_hash(m.address),
-                        now,
-                        now,
-                    )
-                    for m in messages
-                ],
-            )
-            return db.total_changes - before
+            return [
+                key
+                for (key,) in db.execute(
+                    "insert into messages (key, campaign_id, customer_id, channel, purpose, adapter, address_hash,"
+                    " state, planned_at, updated_at)"
+                    " select value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, ?, value ->> 5,"
+                    " 'planned', ?, ? from json_each(?) where true on conflict (key) do nothing returning key",
+                    (adapter, now, now, rows),
+                ).fetchall()
+            ]
 
     def states(self, keys: Sequence[str]) -> dict[str, State]:
-        out: dict[str, State] = {}
-        for i in range(0, len(keys), 900):
-            chunk = list(keys[i : i + 900])
-            marks = ",".join("?" * len(chunk))
-            for key, state in self._query(f"select key, state from messages where key in ({marks})", chunk):
-                out[key] = State(state)
-        return out
+        return {
+            key: State(state)
+            for key, state in self._query(
+                "select key, state from messages where key in (select value from json_each(?))", (_keys(keys),)
+            )
+        }
 
     def claims(self, keys: Sequence[str]) -> dict[str, Claim]:
         """The batch id and claim time of those `keys` that are currently claimed."""
         out: dict[str, Claim] = {}
-        for i in range(0, len(keys), 900):
-            chunk = list(keys[i : i + 900])
-            marks = ",".join("?" * len(chunk))
-            for key, batch_id, claimed_at in self._query(
-                f"select key, batch_id, claimed_at from messages where state = 'claimed' and key in ({marks})",
-                chunk,
-            ):
-                at = datetime.fromisoformat(claimed_at) if claimed_at else None
-                out[key] = Claim(key, batch_id, at)
+        for key, batch_id, claimed_at in self._query(
+            "select key, batch_id, claimed_at from messages where state = 'claimed'"
+            " and key in (select value from json_each(?))",
+            (_keys(keys),),
+        ):
+            out[key] = Claim(key, batch_id, datetime.fromisoformat(claimed_at) if claimed_at else None)
         return out
 
     def claim(self, keys: Sequence[str], batch_id: str | None = None) -> None:
@@ -240,12 +250,11 @@ class Ledger:
         now = _now()
         with self._tx() as db:
             for keys, batch_id in batches:
-                for chunk in _chunks(keys):
-                    db.execute(
-                        "update messages set state = 'claimed', attempts = attempts + 1, batch_id = ?,"
-                        f" claimed_at = ?, updated_at = ? where key in ({_marks(chunk)})",
-                        [batch_id, now, now, *chunk],
-                    )
+                db.execute(
+                    "update messages set state = 'claimed', attempts = attempts + 1, batch_id = ?,"
+                    " claimed_at = ?, updated_at = ? where key in (select value from json_each(?))",
+                    (batch_id, now, now, _keys(keys)),
+                )
 
     def record(self, results: Sequence[SendResult], channel_of: dict[str, tuple[str, str]] | None = None) -> None:
         """Store each result; address-level permanent failures and opt-outs feed the suppression list.
@@ -272,14 +281,13 @@ class Ledger:
                 channel, address = channel_of[r.key]
                 kind = SuppressionKind.OPTED_OUT if r.outcome is Outcome.OPTED_OUT else SuppressionKind.PERMANENT
                 suppressions.append((channel, address_hash(address), reason or str(r.outcome), now, str(kind)))
-        with self._tx() as db:
+        with self._tx(durable=False) as db:
             for (state, provider_id, reason), keys in groups.items():
-                for chunk in _chunks(keys):
-                    db.execute(
-                        "update messages set state = ?, provider_id = coalesce(?, provider_id), reason = ?,"
-                        f" updated_at = ? where key in ({_marks(chunk)})",
-                        [state, provider_id, reason, now, *chunk],
-                    )
+                db.execute(
+                    "update messages set state = ?, provider_id = coalesce(?, provider_id), reason = ?,"
+                    " updated_at = ? where key in (select value from json_each(?))",
+                    (state, provider_id, reason, now, _keys(keys)),
+                )
             db.executemany(
                 "insert or replace into suppressions (channel, address_hash, reason, at, kind) values (?, ?, ?, ?, ?)",
                 suppressions,

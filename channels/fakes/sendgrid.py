@@ -56,26 +56,17 @@ class FakeSendGrid(FakeProvider):
                     ]
                 },
             )
-        errors = self._validate(body)
+        errors, items = self._validate(body)
         if errors:
             return Reply(400, {"errors": errors})
         message_id = uuid.uuid4().hex[:22]
-        items: list[dict[str, Any]] = []
-        for p in body["personalizations"]:
-            for to in p["to"]:
-                items.append(
-                    {
-                        "key": (p.get("custom_args") or {}).get("dangol_key"),
-                        "to": to["email"],
-                        "subject": p.get("subject", body.get("subject")),
-                        "message_id": message_id,
-                        "headers": p.get("headers", {}),
-                    }
-                )
+        for item in items:
+            item["message_id"] = message_id
         self.record(items)
         return Reply(202, b"", {"X-Message-Id": message_id})
 
-    def _validate(self, body: dict[str, Any]) -> list[dict[str, Any]]:
+    def _validate(self, body: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The documented 400s, in one pass (the fake must stay faster than the client it measures)."""
         personalizations = body.get("personalizations") or []
         if not 1 <= len(personalizations) <= 1000:
             return [
@@ -83,36 +74,38 @@ class FakeSendGrid(FakeProvider):
                     "message": "The personalizations field must have at least 1 and at most 1000 items.",
                     "field": "personalizations",
                 }
-            ]
-        if sum(len(p.get("to", [])) + len(p.get("cc", [])) + len(p.get("bcc", [])) for p in personalizations) > 1000:
-            return [
-                {
-                    "message": "The total number of recipients must be 1000 or less.",
-                    "field": "personalizations",
-                }
-            ]
-        if not body.get("subject") and not all(p.get("subject") for p in personalizations):
-            return [{"message": "The subject is required.", "field": "subject"}]
+            ], []
         if not body.get("content") or not all(c.get("value") for c in body["content"]):
             return [
                 {
                     "message": "The content value must be a string at least one character in length.",
                     "field": "content.0.value",
                 }
-            ]
-        errors = []
+            ], []
+        root_subject = body.get("subject")
+        errors: list[dict[str, Any]] = []
+        items: list[dict[str, Any]] = []
         seen: set[str] = set()
+        recipients = 0
+        match = _EMAIL.match
         for i, p in enumerate(personalizations):
-            for j, to in enumerate(p.get("to", [])):
-                email = str(to.get("email", ""))
-                if not _EMAIL.match(email) or email.lower().endswith(".invalid"):
+            to = p.get("to") or []
+            recipients += len(to) + len(p.get("cc") or ()) + len(p.get("bcc") or ())
+            subject = p.get("subject") or root_subject
+            if not subject:
+                return [{"message": "The subject is required.", "field": "subject"}], []
+            headers = p.get("headers") or {}
+            if headers.get("List-Unsubscribe-Post", "List-Unsubscribe=One-Click") != "List-Unsubscribe=One-Click":
+                errors.append({"message": "invalid List-Unsubscribe-Post", "field": f"personalizations.{i}.headers"})
+            key = (p.get("custom_args") or {}).get("dangol_key")
+            for j, recipient in enumerate(to):
+                email = str(recipient.get("email", ""))
+                lower = email.lower()
+                if not match(email) or lower.endswith(".invalid"):
                     errors.append(
-                        {
-                            "message": "Does not contain a valid address.",
-                            "field": f"personalizations.{i}.to.{j}.email",
-                        }
+                        {"message": "Does not contain a valid address.", "field": f"personalizations.{i}.to.{j}.email"}
                     )
-                elif email.lower() in seen:
+                elif lower in seen:
                     errors.append(
                         {
                             "message": "Each email address in the personalization block should be unique"
@@ -120,11 +113,13 @@ class FakeSendGrid(FakeProvider):
                             "field": f"personalizations.{i}.to.{j}.email",
                         }
                     )
-                seen.add(email.lower())
-            headers = p.get("headers") or {}
-            if "List-Unsubscribe-Post" in headers and headers["List-Unsubscribe-Post"] != "List-Unsubscribe=One-Click":
-                errors.append({"message": "invalid List-Unsubscribe-Post", "field": f"personalizations.{i}.headers"})
-        return errors
+                seen.add(lower)
+                items.append({"key": key, "to": email, "subject": subject, "headers": headers})
+        if recipients > 1000:
+            return [
+                {"message": "The total number of recipients must be 1000 or less.", "field": "personalizations"}
+            ], []
+        return errors, items
 
     def events(self) -> list[dict[str, Any]]:
         """Event-webhook payload for what was accepted: `bounce` for `bounce*@`, else `delivered`."""

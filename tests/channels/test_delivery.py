@@ -36,10 +36,12 @@ def test_second_run_sends_nothing(fakes: FakeSet, ledger: Ledger) -> None:
 
 def test_retry_after_and_backoff_until_accepted(fakes: FakeSet, ledger: Ledger) -> None:
     desc = fakes.describe()
-    fakes.fcm.faults = Faults(throttle=0.3, retry_after="0.05", error=0.2)
+    fakes.fcm.faults = Faults(throttle=0.2, retry_after="0.02", error=0.2)
     batch = messages("fcm", 200, desc)
     with adapters_from_description(desc)["fcm"] as adapter:
-        report = deliver(batch, adapter, ledger, base_delay=0.01, max_attempts=10, outage_threshold=1000)
+        report = deliver(
+            batch, adapter, ledger, base_delay=0.005, max_delay=0.1, max_attempts=40, outage_threshold=1000
+        )
     assert report.accepted == 200 and report.retries > 0
     assert dup_count(fakes.fcm.received_keys()) == 0 and len(fakes.fcm.received) == 200
 

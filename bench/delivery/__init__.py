@@ -1,0 +1,1 @@
+"""Delivery throughput benchmark: our adapters + ledger against a bare requests loop, same fakes."""

@@ -1,0 +1,327 @@
+"""Messages per second per adapter against its local fake with a fixed per-request latency, next to a
+bare loop (requests / smtplib, same concurrency, no classification, no ledger) against the same fake
+in the same run, plus the ledger's overhead (our loop with and without the SQLite ledger).
+
+    python -m bench.delivery [--latency-ms 20] [--repeat 3] [--adapters fcm,sendgrid] [--quick]
+
+The fakes run in a separate process (`python -m channels.fakes`), so client and servers use
+different cores and the fake is not the bottleneck. Figures are medians of `--repeat` runs; results
+are also written to bench/results/delivery-<time>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import smtplib
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import requests
+from google.auth.transport.requests import Request as GoogleRequest
+from google.oauth2 import service_account
+from py_vapid import Vapid02
+from pywebpush import WebPusher
+
+from channels.adapters.webhook import sign
+from channels.base import Adapter
+from channels.delivery import deliver
+from channels.fakes import adapters_from_description
+from channels.fakes.workload import messages
+from channels.ledger import Ledger, State
+from channels.models import Message, SendResult
+from channels.transport import new_session
+
+ROOT = Path(__file__).resolve().parents[2]
+SINGLE = ["smtp", "fcm", "webpush", "webhook"]
+BATCH = ["sendgrid", "nhn_sms", "nhn_alimtalk"]
+
+
+class NullLedger(Ledger):
+    """The same delivery loop with every ledger write and read reduced to nothing: the baseline for
+    the ledger's overhead."""
+
+    def __init__(self) -> None:  # no file
+        self._states: dict[str, State] = {}
+
+    def plan(self, messages: Sequence[Message], adapter: str) -> int:
+        self._states = {m.key: State.PLANNED for m in messages}
+        return len(messages)
+
+    def states(self, keys: Sequence[str]) -> dict[str, State]:
+        return self._states
+
+    def plan_states(self, messages: Sequence[Message], adapter: str) -> dict[str, State]:
+        self.plan(messages, adapter)
+        return self._states
+
+    def claims(self, keys: Sequence[str]) -> dict[str, Any]:
+        return {}
+
+    def suppressions(self) -> dict[Any, Any]:
+        return {}
+
+    def claim_batches(self, batches: Sequence[tuple[Sequence[str], str | None]]) -> None:
+        pass
+
+    def record(self, results: Sequence[SendResult], channel_of: Any = None) -> None:
+        pass
+
+    def mark(self, keys: Sequence[str], state: State, reason: str | None = None) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+# -- bare loops: the least code that gets the same messages accepted by the same fake ------------
+
+
+def _pool(concurrency: int, items: Sequence[Any], fn: Callable[[Any], None]) -> None:
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        for _ in pool.map(fn, items):
+            pass
+
+
+def bare(name: str, desc: dict[str, Any], batch: list[Message], concurrency: int) -> None:
+    d = desc[name]
+    session = new_session(concurrency)
+    if name == "sendgrid":
+
+        def post(chunk: list[Message]) -> None:
+            body = {
+                "personalizations": [
+                    {"to": [{"email": m.address}], "custom_args": {"dangol_key": m.key}} for m in chunk
+                ],
+                "from": {"email": d["from_email"]},
+                "subject": chunk[0].subject,
+                "content": [{"type": "text/plain", "value": chunk[0].body}],
+            }
+            r = session.post(
+                f"{d['base_url']}/v3/mail/send", json=body, headers={"Authorization": f"Bearer {d['api_key']}"}
+            )
+            assert r.status_code == 202, r.text
+
+        _pool(concurrency, [batch[i : i + 1000] for i in range(0, len(batch), 1000)], post)
+    elif name == "nhn_sms":
+
+        def post(chunk: list[Message]) -> None:
+            body = {
+                "body": chunk[0].body,
+                "sendNo": d["send_no"],
+                "recipientList": [{"recipientNo": m.address, "recipientGroupingKey": m.key} for m in chunk],
+            }
+            r = session.post(
+                f"{d['base_url']}/sms/v3.0/appKeys/{d['app_key']}/sender/ad-sms",
+                json=body,
+                headers={"X-Secret-Key": d["secret_key"]},
+            )
+            assert r.json()["header"]["isSuccessful"], r.text
+
+        _pool(concurrency, [batch[i : i + 1000] for i in range(0, len(batch), 1000)], post)
+    elif name == "nhn_alimtalk":
+
+        def post(chunk: list[Message]) -> None:
+            body = {
+                "senderKey": d["sender_key"],
+                "templateCode": chunk[0].data["template_code"],
+                "recipientList": [
+                    {
+                        "recipientNo": m.address,
+                        "recipientGroupingKey": m.key,
+                        "templateParameter": json.loads(m.data["template_params"]),
+                    }
+                    for m in chunk
+                ],
+            }
+            r = session.post(
+                f"{d['base_url']}/alimtalk/v2.3/appkeys/{d['app_key']}/messages",
+                json=body,
+                headers={"X-Secret-Key": d["secret_key"]},
+            )
+            assert r.json()["header"]["isSuccessful"], r.text
+
+        _pool(concurrency, [batch[i : i + 1000] for i in range(0, len(batch), 1000)], post)
+    elif name == "fcm":
+        creds = service_account.Credentials.from_service_account_info(
+            d["service_account_info"], scopes=["https://www.googleapis.com/auth/firebase.messaging"]
+        )
+        creds.refresh(GoogleRequest(session))
+        url = f"{d['base_url']}/v1/projects/{d['service_account_info']['project_id']}/messages:send"
+
+        def post(m: Message) -> None:
+            r = session.post(
+                url,
+                json={
+                    "message": {
+                        "token": m.address,
+                        "notification": {"title": m.subject, "body": m.body},
+                        "data": {"dangol_key": m.key},
+                    }
+                },
+                headers={"Authorization": f"Bearer {creds.token}"},
+            )
+            assert r.status_code == 200, r.text
+
+        _pool(concurrency, batch, post)
+    elif name == "webpush":
+        endpoint = json.loads(batch[0].address)["endpoint"]
+        audience = endpoint.split("/push/")[0]
+        vapid = Vapid02.from_string(d["vapid_private_key"]).sign(
+            {"aud": audience, "exp": int(time.time()) + 3600, "sub": d["vapid_subject"]}
+        )
+
+        def post(m: Message) -> None:
+            data = json.dumps({"title": m.subject, "body": m.body, "key": m.key}).encode()
+            r = WebPusher(json.loads(m.address), requests_session=session).send(
+                data=data, headers=dict(vapid), ttl=3600, content_encoding="aes128gcm"
+            )
+            assert r.status_code == 201, r.text
+
+        _pool(concurrency, batch, post)
+    elif name == "webhook":
+
+        def post(m: Message) -> None:
+            body = json.dumps({"type": "dangol.message", "data": {"key": m.key, "body": m.body}}).encode()
+            ts = int(time.time())
+            r = session.post(
+                d["url"],
+                data=body,
+                headers={
+                    "webhook-id": m.key,
+                    "webhook-timestamp": str(ts),
+                    "webhook-signature": sign(d["secret"], m.key, ts, body),
+                    "Content-Type": "application/json",
+                },
+            )
+            assert r.status_code == 200, r.text
+
+        _pool(concurrency, batch, post)
+    elif name == "smtp":
+        local = threading.local()
+        conns: list[smtplib.SMTP] = []
+
+        def post(m: Message) -> None:
+            conn = getattr(local, "conn", None)
+            if conn is None:
+                conn = local.conn = smtplib.SMTP(d["host"], d["port"])
+                conn.login(d["username"], d["password"])
+                conns.append(conn)
+            text = (
+                f"From: {d['from_email']}\r\nTo: {m.address}\r\nSubject: sale\r\nX-Dangol-Key: {m.key}\r\n"
+                f"Content-Type: text/plain; charset=utf-8\r\n\r\nhello\r\n"
+            )
+            conn.sendmail(d["from_email"], [m.address], text.encode())
+
+        _pool(concurrency, batch, post)
+        for conn in conns:
+            conn.quit()
+    session.close()
+
+
+# -- measurement -------------------------------------------------------------------------------
+
+
+def reset(desc: dict[str, Any], name: str) -> None:
+    if name in desc["control"]:
+        requests.post(desc["control"][name] + "/_fake/reset", timeout=10)
+
+
+def measure(name: str, desc: dict[str, Any], n: int, repeat: int, workdir: Path) -> dict[str, Any]:
+    rates: dict[str, list[float]] = {"bare": [], "ours_no_ledger": [], "ours": []}
+    adapters: dict[str, Adapter] = adapters_from_description(desc)
+    adapter = adapters[name]
+    concurrency = adapter.concurrency
+    with adapter:
+        warm = messages(name, min(n, 2000), desc, campaign_id="warm")
+        deliver(warm, adapter, NullLedger())
+        for rep in range(repeat):
+            for kind in ("bare", "ours_no_ledger", "ours"):
+                reset(desc, name)
+                batch = messages(name, n, desc, campaign_id=f"{kind}-{rep}-{time.time_ns()}")
+                ledger = Ledger(workdir / f"{name}-{rep}.sqlite") if kind == "ours" else NullLedger()
+                started = time.perf_counter()
+                if kind == "bare":
+                    bare(name, desc, batch, concurrency)
+                else:
+                    report = deliver(batch, adapter, ledger)
+                    assert report.accepted == n, report
+                rates[kind].append(n / (time.perf_counter() - started))
+                ledger.close()
+    med = {k: statistics.median(v) for k, v in rates.items()}
+    return {
+        "adapter": name,
+        "messages": n,
+        "concurrency": concurrency,
+        **{f"{k}_per_s": round(v) for k, v in med.items()},
+        "ratio_vs_bare": round(med["ours"] / med["bare"], 2),
+        "ledger_overhead_pct": round(100 * (1 - med["ours"] / med["ours_no_ledger"]), 1),
+        "runs": {k: [round(x) for x in v] for k, v in rates.items()},
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.delivery", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--latency-ms", type=float, default=20.0)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--adapters", default=",".join(SINGLE + BATCH))
+    parser.add_argument("--single", type=int, default=4000, help="messages per run, one-per-request APIs")
+    parser.add_argument("--batch", type=int, default=60000, help="recipients per run, batch APIs")
+    parser.add_argument("--quick", action="store_true", help="small runs, for a smoke test")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.single, args.batch, args.repeat = 300, 3000, 1
+    env = os.environ | {"PYTHONPATH": str(ROOT)}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "channels.fakes", "--latency-ms", str(args.latency_ms)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert server.stdout is not None
+        desc = json.loads(server.stdout.readline())
+        results = []
+        with tempfile.TemporaryDirectory() as tmp:
+            for name in args.adapters.split(","):
+                n = args.single if name in SINGLE else args.batch
+                result = measure(name, desc, n, args.repeat, Path(tmp))
+                results.append(result)
+                print(json.dumps(result), file=sys.stderr, flush=True)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    cores = os.cpu_count()
+    print(
+        f"\nlatency {args.latency_ms:g} ms per request, {cores} cores, median of {args.repeat}; "
+        "ours = adapter + delivery loop + SQLite ledger\n"
+    )
+    print("| adapter | msgs/run | concurrency | bare msg/s | ours msg/s | ratio | ours w/o ledger | ledger overhead |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for r in results:
+        print(
+            f"| {r['adapter']} | {r['messages']} | {r['concurrency']} | {r['bare_per_s']} | {r['ours_per_s']} | "
+            f"{r['ratio_vs_bare']:.2f} | {r['ours_no_ledger_per_s']} | {r['ledger_overhead_pct']}% |"
+        )
+    out_dir = ROOT / "bench" / "results"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    (out_dir / f"delivery-{stamp}.json").write_text(
+        json.dumps({"latency_ms": args.latency_ms, "cores": cores, "repeat": args.repeat, "results": results}, indent=2)
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -214,8 +214,9 @@ def deliver(
     error: BaseException | None = None
     config_reason: str | None = None
 
+    to_record: list[SendResult] = []
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"send-{adapter.name}") as pool:
-        while ready or delayed or inflight:
+        while ready or delayed or inflight or to_record:
             now = time.monotonic()
             while delayed and delayed[0][0] <= now:
                 ready.append(heapq.heappop(delayed)[2])
@@ -225,9 +226,11 @@ def deliver(
             leaving: list[_Batch] = []
             while ready and len(inflight) + len(leaving) < workers:
                 leaving.append(ready.popleft())
+            if not worker_side and (leaving or to_record):
+                # One commit per round: the answers that came back and the claims of what leaves now.
+                ledger.commit_round([(b.keys, b.batch_id) for b in leaving], to_record, address_of)
+            to_record = []
             if leaving:
-                if not worker_side:
-                    ledger.claim_batches([(b.keys, b.batch_id) for b in leaving])
                 for b in leaving:
                     inflight[pool.submit(run, b)] = b
                 report.requests += len(leaving)
@@ -237,7 +240,6 @@ def deliver(
                 continue
             timeout = max(0.0, delayed[0][0] - time.monotonic()) if delayed and not ready else None
             done, _ = wait(list(inflight), timeout=timeout, return_when=FIRST_COMPLETED)
-            to_record: list[SendResult] = []
             for future in done:
                 batch = inflight.pop(future)
                 results, keep_claimed, failure = future.result()
@@ -307,8 +309,8 @@ def deliver(
                         batch.ambiguous_resends + 1,
                     )
                     heapq.heappush(delayed, (time.monotonic() + backoff(nb.ambiguous_resends), next(seq), nb))
-            if to_record and not worker_side:
-                ledger.record(to_record, address_of)
+            if worker_side:
+                to_record = []
 
     # Batches waiting for a same-key resend when the channel stopped stay claimed: the next run resends
     # them (within the dedupe window) or calls them unknown.

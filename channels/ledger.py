@@ -247,31 +247,34 @@ class Ledger:
 
     def claim_batches(self, batches: Sequence[tuple[Sequence[str], str | None]]) -> None:
         """Claim several batches in one commit (the delivery loop's group commit)."""
-        now = _now()
-        with self._tx() as db:
-            for keys, batch_id in batches:
-                db.execute(
-                    "update messages set state = 'claimed', attempts = attempts + 1, batch_id = ?,"
-                    " claimed_at = ?, updated_at = ? where key in (select value from json_each(?))",
-                    (batch_id, now, now, _keys(keys)),
-                )
+        self.commit_round(batches, ())
 
     def record(self, results: Sequence[SendResult], channel_of: dict[str, tuple[str, str]] | None = None) -> None:
         """Store each result; address-level permanent failures and opt-outs feed the suppression list.
 
         `channel_of` maps key -> (channel, address) for the messages whose failures should suppress.
         """
+        self.commit_round((), results, channel_of)
+
+    def commit_round(
+        self,
+        claims: Sequence[tuple[Sequence[str], str | None]],
+        results: Sequence[SendResult],
+        channel_of: dict[str, tuple[str, str]] | None = None,
+    ) -> None:
+        """Record answers and claim the next batches in one transaction, each as one statement however
+        many messages: the delivery loop pays one commit per round, not one per message."""
+        if not claims and not results:
+            return
         now = _now()
-        # One statement per distinct (state, provider id, reason): a batch API's 1,000 accepted
-        # recipients share one request id and cost one statement.
-        groups: dict[tuple[str, str | None, str | None], list[str]] = {}
+        answers = []
         suppressions = []
         for r in results:
             state = _STATE_OF[r.outcome]
             reason = mask_text(r.reason) if r.reason else None
             if state is not State.ACCEPTED and reason is None:
                 reason = str(r.outcome)
-            groups.setdefault((str(state), r.provider_id, reason), []).append(r.key)
+            answers.append((r.key, str(state), r.provider_id, reason))
             if (
                 r.outcome in (Outcome.PERMANENT, Outcome.OPTED_OUT)
                 and r.suppress
@@ -281,17 +284,26 @@ class Ledger:
                 channel, address = channel_of[r.key]
                 kind = SuppressionKind.OPTED_OUT if r.outcome is Outcome.OPTED_OUT else SuppressionKind.PERMANENT
                 suppressions.append((channel, address_hash(address), reason or str(r.outcome), now, str(kind)))
-        with self._tx(durable=False) as db:
-            for (state, provider_id, reason), keys in groups.items():
+        # Claims must be on disk before the call; answers alone may skip the fsync (see `_tx`).
+        with self._tx(durable=bool(claims)) as db:
+            if answers:
                 db.execute(
-                    "update messages set state = ?, provider_id = coalesce(?, provider_id), reason = ?,"
-                    " updated_at = ? where key in (select value from json_each(?))",
-                    (state, provider_id, reason, now, _keys(keys)),
+                    "update messages set state = a.value ->> 1, provider_id = coalesce(a.value ->> 2, provider_id),"
+                    " reason = a.value ->> 3, updated_at = ? from json_each(?) as a where messages.key = a.value ->> 0",
+                    (now, json.dumps(answers, ensure_ascii=False)),
                 )
-            db.executemany(
-                "insert or replace into suppressions (channel, address_hash, reason, at, kind) values (?, ?, ?, ?, ?)",
-                suppressions,
-            )
+            if suppressions:
+                db.executemany(
+                    "insert or replace into suppressions (channel, address_hash, reason, at, kind)"
+                    " values (?, ?, ?, ?, ?)",
+                    suppressions,
+                )
+            if claims:
+                db.execute(
+                    "update messages set state = 'claimed', attempts = attempts + 1, batch_id = c.value ->> 1,"
+                    " claimed_at = ?, updated_at = ? from json_each(?) as c where messages.key = c.value ->> 0",
+                    (now, now, json.dumps([(k, batch_id) for keys, batch_id in claims for k in keys])),
+                )
 
     def mark(self, keys: Sequence[str], state: State, reason: str | None = None) -> None:
         now = _now()

@@ -93,32 +93,30 @@ def _pool(concurrency: int, items: Sequence[Any], fn: Callable[[Any], None]) -> 
             pass
 
 
-def bare(name: str, desc: dict[str, Any], batch: list[Message], concurrency: int) -> None:
+def bare(name: str, desc: dict[str, Any], batch: list[Message], concurrency: int, adapter: Any) -> None:
+    """The same request bodies our adapter sends (built by its own payload code), posted by a thread
+    pool with a shared keep-alive session; no classification, grouping, retries, limiter or ledger."""
     d = desc[name]
     session = new_session(concurrency)
+    chunks = [batch[i : i + 1000] for i in range(0, len(batch), 1000)]
     if name == "sendgrid":
 
         def post(chunk: list[Message]) -> None:
-            body = {
-                "personalizations": [
-                    {"to": [{"email": m.address}], "custom_args": {"dangol_key": m.key}} for m in chunk
-                ],
-                "from": {"email": d["from_email"]},
-                "subject": chunk[0].subject,
-                "content": [{"type": "text/plain", "value": chunk[0].body}],
-            }
             r = session.post(
-                f"{d['base_url']}/v3/mail/send", json=body, headers={"Authorization": f"Bearer {d['api_key']}"}
+                f"{d['base_url']}/v3/mail/send",
+                json=adapter.payload(chunk),
+                headers={"Authorization": f"Bearer {d['api_key']}"},
             )
             assert r.status_code == 202, r.text
 
-        _pool(concurrency, [batch[i : i + 1000] for i in range(0, len(batch), 1000)], post)
+        _pool(concurrency, chunks, post)
     elif name == "nhn_sms":
 
         def post(chunk: list[Message]) -> None:
             body = {
                 "body": chunk[0].body,
                 "sendNo": d["send_no"],
+                "senderGroupingKey": chunk[0].campaign_id,
                 "recipientList": [{"recipientNo": m.address, "recipientGroupingKey": m.key} for m in chunk],
             }
             r = session.post(
@@ -128,21 +126,14 @@ def bare(name: str, desc: dict[str, Any], batch: list[Message], concurrency: int
             )
             assert r.json()["header"]["isSuccessful"], r.text
 
-        _pool(concurrency, [batch[i : i + 1000] for i in range(0, len(batch), 1000)], post)
+        _pool(concurrency, chunks, post)
     elif name == "nhn_alimtalk":
 
         def post(chunk: list[Message]) -> None:
             body = {
                 "senderKey": d["sender_key"],
                 "templateCode": chunk[0].data["template_code"],
-                "recipientList": [
-                    {
-                        "recipientNo": m.address,
-                        "recipientGroupingKey": m.key,
-                        "templateParameter": json.loads(m.data["template_params"]),
-                    }
-                    for m in chunk
-                ],
+                "recipientList": [adapter.recipient(m) for m in chunk],
             }
             r = session.post(
                 f"{d['base_url']}/alimtalk/v2.3/appkeys/{d['app_key']}/messages",
@@ -151,7 +142,7 @@ def bare(name: str, desc: dict[str, Any], batch: list[Message], concurrency: int
             )
             assert r.json()["header"]["isSuccessful"], r.text
 
-        _pool(concurrency, [batch[i : i + 1000] for i in range(0, len(batch), 1000)], post)
+        _pool(concurrency, chunks, post)
     elif name == "fcm":
         creds = service_account.Credentials.from_service_account_info(
             d["service_account_info"], scopes=["https://www.googleapis.com/auth/firebase.messaging"]
@@ -160,17 +151,7 @@ def bare(name: str, desc: dict[str, Any], batch: list[Message], concurrency: int
         url = f"{d['base_url']}/v1/projects/{d['service_account_info']['project_id']}/messages:send"
 
         def post(m: Message) -> None:
-            r = session.post(
-                url,
-                json={
-                    "message": {
-                        "token": m.address,
-                        "notification": {"title": m.subject, "body": m.body},
-                        "data": {"dangol_key": m.key},
-                    }
-                },
-                headers={"Authorization": f"Bearer {creds.token}"},
-            )
+            r = session.post(url, json=adapter.payload(m), headers={"Authorization": f"Bearer {creds.token}"})
             assert r.status_code == 200, r.text
 
         _pool(concurrency, batch, post)
@@ -182,9 +163,11 @@ def bare(name: str, desc: dict[str, Any], batch: list[Message], concurrency: int
         )
 
         def post(m: Message) -> None:
-            data = json.dumps({"title": m.subject, "body": m.body, "key": m.key}).encode()
+            data = json.dumps(
+                {"title": m.subject, "body": m.body, "key": m.key, "data": m.data}, ensure_ascii=False
+            ).encode()
             r = WebPusher(json.loads(m.address), requests_session=session).send(
-                data=data, headers=dict(vapid), ttl=3600, content_encoding="aes128gcm"
+                data=data, headers=dict(vapid), ttl=86400, content_encoding="aes128gcm"
             )
             assert r.status_code == 201, r.text
 
@@ -192,7 +175,7 @@ def bare(name: str, desc: dict[str, Any], batch: list[Message], concurrency: int
     elif name == "webhook":
 
         def post(m: Message) -> None:
-            body = json.dumps({"type": "dangol.message", "data": {"key": m.key, "body": m.body}}).encode()
+            body = adapter.body(m)
             ts = int(time.time())
             r = session.post(
                 d["url"],
@@ -217,11 +200,7 @@ def bare(name: str, desc: dict[str, Any], batch: list[Message], concurrency: int
                 conn = local.conn = smtplib.SMTP(d["host"], d["port"])
                 conn.login(d["username"], d["password"])
                 conns.append(conn)
-            text = (
-                f"From: {d['from_email']}\r\nTo: {m.address}\r\nSubject: sale\r\nX-Dangol-Key: {m.key}\r\n"
-                f"Content-Type: text/plain; charset=utf-8\r\n\r\nhello\r\n"
-            )
-            conn.sendmail(d["from_email"], [m.address], text.encode())
+            conn.sendmail(d["from_email"], [m.address], adapter.build(m))
 
         _pool(concurrency, batch, post)
         for conn in conns:
@@ -252,7 +231,7 @@ def measure(name: str, desc: dict[str, Any], n: int, repeat: int, workdir: Path)
                 ledger = Ledger(workdir / f"{name}-{rep}.sqlite") if kind == "ours" else NullLedger()
                 started = time.perf_counter()
                 if kind == "bare":
-                    bare(name, desc, batch, concurrency)
+                    bare(name, desc, batch, concurrency, adapter)
                 else:
                     report = deliver(batch, adapter, ledger)
                     assert report.accepted == n, report

@@ -98,7 +98,7 @@ class NhnAlimtalkAdapter(HttpAdapter):
         out: dict[str, SendResult] = {}
         groups: dict[str, list[tuple[Message, dict[str, Any]]]] = {}
         for m in messages:
-            recipient = self._recipient(m)
+            recipient = self.recipient(m)
             if isinstance(recipient, SendResult):
                 out[m.key] = recipient
             else:
@@ -108,7 +108,7 @@ class NhnAlimtalkAdapter(HttpAdapter):
                 out[r.key] = r
         return [out[m.key] for m in messages]
 
-    def _recipient(self, m: Message) -> dict[str, Any] | SendResult:
+    def recipient(self, m: Message) -> dict[str, Any] | SendResult:
         if m.purpose is Purpose.AD:
             return SendResult(
                 m.key,

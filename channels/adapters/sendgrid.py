@@ -95,7 +95,7 @@ class SendGridAdapter(HttpAdapter):
                     out[m.key] = SendResult(m.key, Outcome.RETRY, reason="request rejected for other recipients")
         return [out[m.key] for m in messages]
 
-    def _payload(self, group: Sequence[Message]) -> dict[str, object]:
+    def payload(self, group: Sequence[Message]) -> dict[str, object]:
         first = group[0]
         sender: dict[str, str] = {"email": self.config.from_email}
         if first.data.get("from_name") or self.config.from_name:
@@ -127,7 +127,7 @@ class SendGridAdapter(HttpAdapter):
         try:
             response = self.session.post(
                 f"{self.base_url}/v3/mail/send",
-                json=self._payload(group),
+                json=self.payload(group),
                 timeout=self.timeout,
                 headers={"Authorization": f"Bearer {self.config.api_key}"},
             )

@@ -203,7 +203,7 @@ MESSAGE_CAMPAIGNS: tuple[str, ...] = (
 )
 
 # Shop-local hour-of-day weights for visits and orders: quiet at night, lunch and evening peaks.
-HOUR_WEIGHTS: tuple[float, ...] = (
+HOUR_WEIGHTS: tuple[int, ...] = (
     3,
     2,
     1,

@@ -16,6 +16,9 @@ from orchestration.demo.catalog import HOUR_WEIGHTS
 DAY = 86_400
 HOUR = 3_600
 _EPOCH = dt.date(1970, 1, 1)
+# Hours repeated in proportion to their weight: indexing it with uniform integers draws an hour several
+# times faster than a weighted choice, which matters for millions of orders and events.
+_HOUR_TABLE = np.repeat(np.arange(24, dtype=np.int64), np.asarray(HOUR_WEIGHTS, dtype=np.int64))
 
 
 @dataclass(frozen=True)
@@ -55,9 +58,7 @@ class History:
 
     def time_of_day(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """Seconds after midnight, following the shop's hourly traffic curve."""
-        p = np.asarray(HOUR_WEIGHTS, dtype=np.float64)
-        hours = rng.choice(24, size=n, p=p / p.sum())
-        return hours.astype(np.int64) * HOUR + rng.integers(0, HOUR, n)
+        return _HOUR_TABLE[rng.integers(0, len(_HOUR_TABLE), n)] * HOUR + rng.integers(0, HOUR, n)
 
     def moments(self, rng: np.random.Generator, n: int, day_weights: np.ndarray | None = None) -> np.ndarray:
         """n moments in the window: days by weight (uniform if None), hours by the traffic curve."""

@@ -100,7 +100,7 @@ def draw_products(rng: np.random.Generator) -> Products:
     return Products(names_sorted, cat, prices, replenish, weight, sample)
 
 
-def products_table(p: Products) -> Table:
+def products_table(rng: np.random.Generator, p: Products, history: History, share: float) -> Table:
     n = len(p.names)
     cols = {
         "product": np.arange(n),
@@ -110,6 +110,7 @@ def products_table(p: Products) -> Table:
         "replenish": p.replenishment_days,
         "dirty": np.zeros(n, dtype=np.int8),
     }
+    cols = spoil(rng, cols, (Dirt.DUPLICATE_KEY,), share, history=history, roles=Roles())
     select = (
         ("product_id", csvout.key("P", "product", 4)),
         ("name", "name"),
@@ -117,7 +118,7 @@ def products_table(p: Products) -> Table:
         ("price", "price"),
         ("replenishment_days", "CASE WHEN replenish > 0 THEN replenish END"),
     )
-    return Table("products.csv", cols, select, {"name": p.names, "category": _CATEGORY_NAMES}, free_text=True)
+    return Table("products.csv", cols, select, {"name": p.names, "category": _CATEGORY_NAMES})
 
 
 @dataclass(frozen=True)
@@ -150,17 +151,21 @@ def draw_orders(rng: np.random.Generator, c: Customers, p: Products, history: Hi
     status = rng.choice(3, size=m, p=[0.95, 0.03, 0.02]).astype(np.int8)
     free = rng.random(m) < 0.003  # free-sample orders: one line, amount 0
     n_lines = np.where(free, 1, rng.choice(np.arange(1, _MAX_LINES + 1), size=m, p=[0.55, 0.27, 0.12, 0.04, 0.02]))
-    first_line = np.concatenate([[0], np.cumsum(n_lines)[:-1]]).astype(np.int64)
+    first_line = (np.cumsum(n_lines) - n_lines).astype(np.int64)
     items = _draw_lines(rng, c, p, cust, nth, free, first_line, n_lines.astype(np.int8))
     amount = np.add.reduceat(items.quantity.astype(np.int64) * items.unit_price, first_line) if m else np.zeros(0)
-    orders = Orders(ts, cust, nth.astype(np.int32), status, amount.astype(np.int64), first_line, n_lines.astype(np.int8))
+    orders = Orders(
+        ts, cust, nth.astype(np.int32), status, amount.astype(np.int64), first_line, n_lines.astype(np.int8)
+    )
     return orders, items
 
 
 def _order_times(rng: np.random.Generator, c: Customers, history: History) -> tuple[np.ndarray, ...]:
     """Each buyer's orders: the first one, then every cycle (with noise) until they drop out."""
     buyers = np.flatnonzero(c.first_order >= 0)
-    cap = history.days // 7 + 2
+    # More orders than could fit before the end (gaps rarely shrink below 0.3 cycles) are never drawn.
+    remaining_days = (history.t_end - c.first_order[buyers]) / DAY
+    cap = np.floor(remaining_days / (0.3 * c.cycle_days[buyers])).astype(np.int64) + 1
     k = np.minimum(rng.geometric(c.churn[buyers]), cap)
     cust = np.repeat(buyers, k)
     start = np.repeat(np.cumsum(k) - k, k)
@@ -278,9 +283,7 @@ def orders_table(
     return Table("orders.csv", cols, select, {"status": STATUSES})
 
 
-def order_items_table(
-    rng: np.random.Generator, o: Orders, items: Items, history: History, share: float
-) -> Table:
+def order_items_table(rng: np.random.Generator, o: Orders, items: Items, history: History, share: float) -> Table:
     ymd, seq = _order_numbers(o, history)
     n = len(items.order)
     cols = {

@@ -8,6 +8,7 @@ same columns always give the same bytes.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,33 +25,55 @@ NONE = -1  # sentinel in integer columns for "no value"; rendered as an empty fi
 class Table:
     """One CSV file: raw columns, and per contract column the SQL expression that renders it.
 
-    ``labels`` turns integer code columns into text (code -1 = empty). ``free_text`` tables may hold
-    commas or quotes and are written with RFC 4180 quoting; the others are written without the
-    per-value quote check, which halves the time of the big files.
+    ``labels`` turns integer code columns into text (code -1 = empty).
     """
 
     file: str
     columns: Mapping[str, np.ndarray]
     select: Sequence[tuple[str, str]]
     labels: Mapping[str, Sequence[str]] = field(default_factory=dict)
-    free_text: bool = False
 
     @property
     def rows(self) -> int:
         return len(self.columns["dirty"])
 
 
-def write(tables: Sequence[Table], out_dir: Path, threads: int | None = None) -> None:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect()
-    try:
-        con.execute("SET preserve_insertion_order = true")
+class CsvWriter:
+    """Writes tables with one DuckDB connection on one background thread.
+
+    numpy builds the next table while DuckDB formats the previous one (both release the GIL), which
+    nearly halves the wall time on two cores. At most one table waits, so memory stays bounded, and
+    each file is still written whole by a single ordered COPY: the bytes do not depend on timing.
+    """
+
+    def __init__(self, out_dir: Path, threads: int | None = None) -> None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        self.out_dir = out_dir
+        self._con = duckdb.connect()
+        self._con.execute("SET preserve_insertion_order = true")
         if threads:
-            con.execute(f"SET threads = {int(threads)}")
-        for table in tables:
-            _write_one(con, table, out_dir / table.file)
-    finally:
-        con.close()
+            self._con.execute(f"SET threads = {int(threads)}")
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="demo-csv")
+        self._pending: Future[None] | None = None
+
+    def __enter__(self) -> CsvWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self._wait()
+        finally:
+            self._pool.shutdown(wait=True)
+            self._con.close()
+
+    def write(self, table: Table) -> None:
+        self._wait()
+        self._pending = self._pool.submit(_write_one, self._con, table, self.out_dir / table.file)
+
+    def _wait(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()  # re-raises a failed write here, in the caller's thread
 
 
 def _write_one(con: duckdb.DuckDBPyConnection, table: Table, path: Path) -> None:
@@ -66,11 +89,10 @@ def _write_one(con: duckdb.DuckDBPyConnection, table: Table, path: Path) -> None
         copy=False,
     )
     exprs = ", ".join(f'{expr} AS "{name}"' for name, expr in table.select)
-    options = "HEADER, DELIMITER ','" + ("" if table.free_text else ", QUOTE ''")
     target = str(path).replace("'", "''")
     con.register("src", frame)
     try:
-        con.execute(f"COPY (SELECT {exprs} FROM src) TO '{target}' ({options})")
+        con.execute(f"COPY (SELECT {exprs} FROM src) TO '{target}' (HEADER, DELIMITER ',')")
     finally:
         con.unregister("src")
 
@@ -79,8 +101,12 @@ def _write_one(con: duckdb.DuckDBPyConnection, table: Table, path: Path) -> None
 
 
 def key(prefix: str, col: str, width: int) -> str:
-    """A text key such as C0000042; NULL where the column holds NONE."""
-    return f"CASE WHEN {col} >= 0 THEN '{prefix}' || lpad(CAST({col} AS VARCHAR), {width}, '0') END"
+    """A text key such as C0000042; NULL where the column holds NONE.
+
+    Zero-padding by adding 10**width and dropping the leading 1 is a third cheaper than lpad, which
+    counts on tens of millions of event rows.
+    """
+    return f"CASE WHEN {col} >= 0 THEN '{prefix}' || substr(CAST({col} + {10**width} AS VARCHAR), 2) END"
 
 
 def _ts(col: str) -> str:
@@ -89,8 +115,11 @@ def _ts(col: str) -> str:
 
 def offset_formats(rng: np.random.Generator, n: int, share: float) -> np.ndarray:
     """Per row: 0 = shop-local without offset; 1 = +09:00; 2 = UTC with Z (share split evenly)."""
-    u = rng.random(n)
-    return np.where(u < share / 2, 1, np.where(u < share, 2, 0)).astype(np.int8)
+    fmt = np.zeros(n, dtype=np.int8)
+    rows = rng.choice(n, size=round(share * n), replace=False)
+    fmt[rows] = 1
+    fmt[rows[: len(rows) // 2]] = 2
+    return fmt
 
 
 def timestamp(col: str, *, fmt: str | None = None) -> str:

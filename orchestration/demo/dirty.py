@@ -144,6 +144,17 @@ def _duplicate(rng: np.random.Generator, cols: dict[str, np.ndarray], k: int) ->
     sources = _pick(rng, dirty[:-1] == CLEAN, k) if n > 1 else np.zeros(0, dtype=np.int64)
     reach = np.minimum(n - sources, _DUPLICATE_REACH)
     at = sources + 1 + np.floor(rng.random(len(sources)) * reach).astype(np.int64)
-    out = {name: np.insert(values, at, values[sources]) for name, values in cols.items()}
-    out["dirty"][np.insert(np.zeros(n, dtype=bool), at, True)] = CODE[Dirt.DUPLICATE_KEY]
+    # One placement for all columns: copy j lands before original row at[j] (ties keep source order).
+    order = np.argsort(at, kind="stable")
+    placed = at[order] + np.arange(len(at))
+    copied = sources[order]
+    is_copy = np.zeros(n + len(at), dtype=bool)
+    is_copy[placed] = True
+    out = {}
+    for name, values in cols.items():
+        column = np.empty(n + len(at), dtype=values.dtype)
+        column[~is_copy] = values
+        column[placed] = values[copied]
+        out[name] = column
+    out["dirty"][placed] = CODE[Dirt.DUPLICATE_KEY]
     return out

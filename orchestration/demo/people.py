@@ -36,8 +36,15 @@ _CAMPAIGN_COUNT = np.array([len(c.campaigns) for c in CHANNELS])
 CONSENT_CHANNELS: tuple[str, ...] = ("email", "sms", "kakao", "app_push", "web_push")
 PURPOSES: tuple[str, ...] = ("ad", "night_ad", "info")
 CONSENT_SOURCES: tuple[str, ...] = (
-    "signup_form", "checkout", "app_settings", "080_optout", "unsubscribe_link", "mypage",
-    "event_page", "reconfirm_notice", "browser_prompt",
+    "signup_form",
+    "checkout",
+    "app_settings",
+    "080_optout",
+    "unsubscribe_link",
+    "mypage",
+    "event_page",
+    "reconfirm_notice",
+    "browser_prompt",
 )
 AD, NIGHT, INFO = 0, 1, 2
 APP_PUSH, WEB_PUSH = 3, 4
@@ -98,7 +105,7 @@ def draw_customers(rng: np.random.Generator, n: int, history: History) -> Custom
     referred_by = _referrers(rng, channel, signup, first_order)
     # The very first customers cannot have been referred by anyone: they came directly.
     channel[(channel == REFERRAL_CHANNEL) & (referred_by < 0)] = DIRECT_CHANNEL
-    campaign = _campaigns(rng, channel)
+    campaign = campaigns_for(rng, channel)
     visited_before = (rng.random(n) < 0.45) & (signup - history.t0 > 600)
     ad_pref = rng.random(n) < 0.62
     night_pref = rng.random(n) < 0.15
@@ -122,7 +129,8 @@ def _draw_channels(rng: np.random.Generator, n: int) -> np.ndarray:
     return rng.choice(len(CHANNELS), size=n, p=w / w.sum()).astype(np.int8)
 
 
-def _campaigns(rng: np.random.Generator, channel: np.ndarray) -> np.ndarray:
+def campaigns_for(rng: np.random.Generator, channel: np.ndarray) -> np.ndarray:
+    """A campaign of the channel per row (NONE for channels without campaigns)."""
     count = _CAMPAIGN_COUNT[channel]
     pick = np.floor(rng.random(len(channel)) * np.maximum(count, 1)).astype(np.int64)
     return np.where(count > 0, _CAMPAIGN_OFFSET[channel] + pick, NONE).astype(np.int16)
@@ -143,9 +151,7 @@ def _referrers(
     return out
 
 
-def customers_table(
-    rng: np.random.Generator, c: Customers, history: History, share: float, id_width: int
-) -> Table:
+def customers_table(rng: np.random.Generator, c: Customers, history: History, share: float, id_width: int) -> Table:
     n = c.n
     idx = np.arange(n, dtype=np.int64)
     sur_w = np.array([w for _, _, w in SURNAMES])
@@ -159,7 +165,7 @@ def customers_table(
     number = np.where(style == 0, rng.integers(70, 106, n) % 100, rng.integers(0, 10_000, n))
     # Two customers never share an address: repeats of a romanised address become random ones, and
     # random local parts are a bijection of the customer index, so they cannot repeat either.
-    key = (((style.astype(np.int64) * len(SURNAMES) + surname) * len(GIVEN_NAMES) + given) * 10_000 + number)
+    key = ((style.astype(np.int64) * len(SURNAMES) + surname) * len(GIVEN_NAMES) + given) * 10_000 + number
     key = key * len(EMAIL_DOMAINS) + domain
     first = np.zeros(n, dtype=bool)
     first[np.unique(key, return_index=True)[1]] = True
@@ -297,9 +303,7 @@ def draw_push_tokens(rng: np.random.Generator, c: Customers, history: History) -
     )
 
 
-def push_tokens_table(
-    rng: np.random.Generator, t: PushTokens, history: History, share: float, id_width: int
-) -> Table:
+def push_tokens_table(rng: np.random.Generator, t: PushTokens, history: History, share: float, id_width: int) -> Table:
     n = len(t.cust)
     cols = {
         "cust": t.cust,
@@ -310,8 +314,13 @@ def push_tokens_table(
         "dirty": np.zeros(n, dtype=np.int8),
     }
     cols = spoil(
-        rng, cols, (Dirt.BAD_TIMESTAMP, Dirt.FUTURE_TIMESTAMP), share,
-        history=history, roles=Roles(ts="registered"), eligible=t.revoked < 0,
+        rng,
+        cols,
+        (Dirt.BAD_TIMESTAMP, Dirt.FUTURE_TIMESTAMP),
+        share,
+        history=history,
+        roles=Roles(ts="registered"),
+        eligible=t.revoked < 0,
     )
     # FCM registration tokens: an instance id, ':APA91b', then a long base64url tail; 140-160 chars.
     head = f"left({csvout.b64url('unhex(' + csvout.random_bytes('seed', 'i', md5=True) + ')')}, 22)"
@@ -356,7 +365,12 @@ def web_push_table(rng: np.random.Generator, w: WebPush, history: History, share
         "dirty": np.zeros(n, dtype=np.int8),
     }
     cols = spoil(
-        rng, cols, (Dirt.BAD_TIMESTAMP,), share, history=history, roles=Roles(ts="subscribed"),
+        rng,
+        cols,
+        (Dirt.BAD_TIMESTAMP,),
+        share,
+        history=history,
+        roles=Roles(ts="subscribed"),
     )
     endpoint_id = csvout.b64url("unhex(" + csvout.random_bytes("seed", "e", md5=True) + ")")
     # p256dh is an uncompressed P-256 point: 0x04 then 64 bytes; auth is a 16-byte secret.
@@ -462,7 +476,12 @@ def consents_table(
     cols = _merge_by_time(signup_rows, changes)
     cols["dirty"] = np.zeros(len(cols["ts"]), dtype=np.int8)
     cols = spoil(
-        rng, cols, (Dirt.BAD_TIMESTAMP, Dirt.FUTURE_TIMESTAMP), share, history=history, roles=Roles(ts="ts"),
+        rng,
+        cols,
+        (Dirt.BAD_TIMESTAMP, Dirt.FUTURE_TIMESTAMP),
+        share,
+        history=history,
+        roles=Roles(ts="ts"),
     )
     select = (
         ("customer_id", csvout.key("C", "cust", id_width)),

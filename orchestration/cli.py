@@ -66,7 +66,8 @@ def run_day(day: date, *, data_dir: Path | None = None, dry_run: bool = False, v
     job = definitions.resolve_job_def("nightly")
     selection = None
     if dry_run:
-        selection = [k for k in definitions.resolve_all_asset_keys() if k != dg.AssetKey(["deliveries"])]
+        graph = definitions.resolve_asset_graph()
+        selection = [k for k in graph.materializable_asset_keys if k != dg.AssetKey(["deliveries"])]
     log_path = load_settings().warehouse.parent / "logs" / f"run-{day}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     level = "DEBUG" if verbose else "WARNING"

@@ -19,12 +19,24 @@ EXPECTED_GROUPS = {
         "staging/stg_shop__events", "staging/stg_shop__identities", "staging/stg_shop__order_items",
         "staging/stg_shop__orders", "staging/stg_shop__products", "staging/stg_shop__push_tokens",
         "staging/stg_shop__surveys", "staging/stg_shop__web_push_subscriptions",
+        "staging/stg_predictions__customer_bgnbd",
     },
-    "intermediate": {"intermediate/int_customer_consents_pivoted", "intermediate/int_customer_purchase_days"},
-    "marts": {"marts/dim_customers"},
+    "intermediate": {
+        "intermediate/int_customer_consents_pivoted", "intermediate/int_customer_purchase_days",
+        "intermediate/int_product_replenishment_cycles", "intermediate/int_customer_states_daily",
+        "intermediate/int_events_stitched", "intermediate/int_customer_events_summarised",
+        "intermediate/int_customer_service_summarised", "intermediate/int_customer_push_subscriptions_summarised",
+        "intermediate/int_customer_messages_summarised", "intermediate/int_customer_churn_risk_scored",
+    },
+    "predictions": {"marts/model_fit_bgnbd", "predictions/customer_bgnbd"},
+    "marts": {
+        "marts/dim_customers", "marts/fct_customer_rfm", "marts/fct_customer_lifecycle",
+        "marts/fct_customer_loyal_core", "marts/fct_customer_personas", "marts/fct_customer_segments_daily",
+        "marts/fct_segment_sizes_daily",
+    },
     "audiences": {"marts/fct_audience_repurchase_due"},
     "campaigns": {"send_list/repurchase_reminder"},
-    "deliver": {"deliveries"},
+    "deliver": {"deliveries", "sends/deliveries"},
 }
 
 
@@ -39,6 +51,28 @@ def test_asset_keys_and_groups_are_pinned() -> None:
     for key in graph.get_all_asset_keys():
         groups.setdefault(graph.get(key).group_name, set()).add(key.to_user_string())
     assert groups == EXPECTED_GROUPS
+
+
+# The blocking checks that gate delivery (great-expectations rules over the window's planned sends).
+EXPECTED_BLOCKING_CHECKS = {
+    "sends/fct_planned_sends": {
+        "audience_guard", "consent_for_every_recipient", "legal_ad_form_present",
+        "no_duplicate_sends", "no_night_ad_without_night_consent", "valid_contact_format",
+    },
+}
+
+
+def test_blocking_checks_gate_delivery() -> None:
+    definitions = _definitions()
+    graph = definitions.resolve_asset_graph()
+    blocking: dict[str, set[str]] = {}
+    for check_key in graph.asset_check_keys:
+        spec = graph.get_check_spec(check_key)
+        if spec.blocking:
+            blocking.setdefault(check_key.asset_key.to_user_string(), set()).add(check_key.name)
+    assert blocking == EXPECTED_BLOCKING_CHECKS
+    planned = dg.AssetKey(["sends", "fct_planned_sends"])
+    assert planned in graph.get(dg.AssetKey(["deliveries"])).parent_keys
 
 
 def test_jobs_schedules_and_sensors_are_pinned() -> None:

@@ -1,7 +1,8 @@
-{#- The latest consent change per customer, channel and purpose at the end of the as-of day. -#}
-{% set channels = ['email', 'sms', 'kakao', 'app_push', 'web_push'] %}
-{% set purposes = ['ad', 'night_ad', 'info'] %}
-
+{#-
+    The consent state per channel and purpose at the end of the as-of day: the latest change wins (a
+    withdrawal recorded at the same instant as a grant wins). For advertising purposes, also when the
+    consent now in force was given: Korean law (정보통신망법 §50) asks to re-confirm it every two years.
+-#}
 with ranked as (
     select
         customer_id,
@@ -23,10 +24,14 @@ latest as (
 
 select
     customer_id
-    {%- for channel in channels %}
-    {%- for purpose in purposes %},
+    {%- for channel in consent_channels() %}
+    {%- for purpose in consent_purposes() %},
     coalesce(max(case when channel = '{{ channel }}' and purpose = '{{ purpose }}' then is_granted end), false)
         as has_{{ channel }}_{{ purpose }}_consent
+    {%- endfor %}
+    {%- for purpose in dated_consent_purposes() %},
+    max(case when channel = '{{ channel }}' and purpose = '{{ purpose }}' and is_granted then recorded_at end)
+        as {{ channel }}_{{ purpose }}_consent_at
     {%- endfor %}
     {%- endfor %},
     max(case when purpose = 'ad' and is_granted then recorded_at end) as latest_ad_consent_at

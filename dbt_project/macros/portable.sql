@@ -1,0 +1,70 @@
+{#-
+    The few cross-database helpers dbt-core does not ship (no hub packages here). Each dispatches, so a
+    Postgres or Spark target can override it with `<adapter>__<name>`; the defaults are ANSI SQL that
+    DuckDB and Postgres both accept.
+-#}
+
+{#- The median of a numeric expression, as an aggregate (ordered-set aggregate in ANSI SQL). -#}
+{% macro median(expression) -%}
+    {{ return(adapter.dispatch('median', 'dangol')(expression)) }}
+{%- endmacro %}
+
+{% macro default__median(expression) -%}
+    percentile_cont(0.5) within group (order by {{ expression }})
+{%- endmacro %}
+
+{% macro spark__median(expression) -%}
+    percentile({{ expression }}, 0.5)
+{%- endmacro %}
+
+{#- A double-precision float: dbt.type_float() is 4-byte `float` on DuckDB, too coarse for money. -#}
+{% macro type_double() -%}
+    {{ return(adapter.dispatch('type_double', 'dangol')()) }}
+{%- endmacro %}
+
+{% macro default__type_double() -%}
+    double precision
+{%- endmacro %}
+
+{% macro spark__type_double() -%}
+    double
+{%- endmacro %}
+
+{#- numerator / denominator as a double; null (not an error) when the denominator is 0 or null. -#}
+{% macro safe_ratio(numerator, denominator) -%}
+    cast({{ numerator }} as {{ type_double() }}) / nullif(cast({{ denominator }} as {{ type_double() }}), 0)
+{%- endmacro %}
+
+{#- A date `days` (an integer expression) after a date expression, as a date on every adapter. -#}
+{% macro add_days(days, date_expression) -%}
+    cast({{ dbt.dateadd('day', days, date_expression) }} as date)
+{%- endmacro %}
+
+{#- The first instant after a date expression's day: for `timestamp < end_of_day(day)` comparisons. -#}
+{% macro end_of_day(date_expression) -%}
+    cast({{ dbt.dateadd('day', 1, date_expression) }} as {{ dbt.type_timestamp() }})
+{%- endmacro %}
+
+{#-
+    Config for an incremental model replaced one as_of_date at a time: delete+insert where the adapter
+    has it (DuckDB, Postgres), insert_overwrite of the as_of_date partitions on Spark.
+-#}
+{% macro daily_incremental_config() -%}
+    {%- if target.type == 'spark' or target.type == 'databricks' -%}
+        {{ return({'materialized': 'incremental', 'incremental_strategy': 'insert_overwrite',
+                   'partition_by': ['as_of_date'], 'file_format': 'parquet', 'on_schema_change': 'append_new_columns'}) }}
+    {%- else -%}
+        {{ return({'materialized': 'incremental', 'incremental_strategy': 'delete+insert',
+                   'unique_key': 'as_of_date', 'on_schema_change': 'append_new_columns'}) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- True when a relation exists in the warehouse at run time (always false while dbt only parses). -#}
+{% macro relation_exists(relation) -%}
+    {%- if not execute -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {%- set found = adapter.get_relation(
+            database=relation.database, schema=relation.schema, identifier=relation.identifier) -%}
+    {{ return(found is not none) }}
+{%- endmacro %}

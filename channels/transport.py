@@ -12,6 +12,7 @@ from __future__ import annotations
 import email.utils
 import threading
 import time
+import urllib.request
 
 import requests
 import urllib3
@@ -72,8 +73,15 @@ def limiter_for(key: str, rate: float | None) -> RateLimiter:
 
 
 def new_session(pool_size: int = 32) -> requests.Session:
-    """A keep-alive session sized for `pool_size` threads; no transparent retries (we decide those)."""
+    """A keep-alive session sized for `pool_size` threads; no transparent retries (we decide those).
+
+    `trust_env` is off: with it, requests re-reads every environment variable (proxies) and stats
+    ~/.netrc on every request, ~0.5 ms of CPU each, which caps a one-message-per-request API at a few
+    hundred messages a second. Proxy variables are read once here instead (NO_PROXY is not honoured).
+    """
     session = requests.Session()
+    session.trust_env = False
+    session.proxies = {k: v for k, v in urllib.request.getproxies().items() if k in ("http", "https")}
     adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0, pool_block=False)
     session.mount("http://", adapter)
     session.mount("https://", adapter)

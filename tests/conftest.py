@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,13 @@ import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DANGOL = str(Path(sys.executable).with_name("dangol"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Give each session its own temp root: pytest's default clean-up of older `pytest-N` folders would
+    delete the live folders of another session running at the same time (a second developer, a bench)."""
+    if config.option.basetemp is None:
+        config.option.basetemp = tempfile.mkdtemp(prefix="dangol-pytest-")
 
 
 @pytest.fixture(scope="session", autouse=True)

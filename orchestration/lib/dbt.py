@@ -37,7 +37,9 @@ def manifest_is_stale() -> bool:
 def prepare_manifest() -> Path:
     """Parse the dbt project into target/manifest.json when it is missing or out of date."""
     if manifest_is_stale():
-        dbt_project.preparer.prepare(dbt_project)
+        # Parse with the venv's dbt (the default preparer looks for `dbt` on PATH, which a plain
+        # `.venv/bin/dangol` call does not have).
+        dbt_cli_resource().cli(["parse", "--quiet"], target_path=dbt_project.target_path).wait()
     return dbt_project.manifest_path
 
 

@@ -41,6 +41,18 @@ def warehouse_lock(path: Path, *, exclusive: bool = True, timeout: float = 3600.
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def _open(path: Path, read_only: bool, attempts: int = 30) -> duckdb.DuckDBPyConnection:
+    """Open the file, waiting out a process that holds DuckDB's own lock outside ours (a closing dbt, a tool)."""
+    for attempt in range(attempts):
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower() or attempt == attempts - 1:
+                raise
+            time.sleep(1.0)
+    raise AssertionError("unreachable")
+
+
 @contextmanager
 def connect(
     path: Path, *, read_only: bool = False, timezone: str = "Asia/Seoul"
@@ -49,7 +61,7 @@ def connect(
     with warehouse_lock(path, exclusive=not read_only):
         if read_only and not path.exists():
             raise FileNotFoundError(f"no warehouse at {path}: run `dangol run` first")
-        con = duckdb.connect(str(path), read_only=read_only)
+        con = _open(path, read_only)
         try:
             con.execute(f"set TimeZone = '{timezone}'")
             yield con

@@ -28,4 +28,7 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse
     os.environ["DANGOL_TIMEZONE"] = settings.timezone
     args = ["build", "--vars", json.dumps(dbt_vars(first, last) | {"shop_timezone": settings.timezone})]
     with warehouse.exclusive():
-        yield from dbt.cli(args, context=context).stream()
+        invocation = dbt.cli(args, context=context)
+        yield from invocation.stream()
+        # dbt may still be closing the DuckDB file after its last event: release the lock only once it exited.
+        invocation.process.wait()

@@ -145,6 +145,21 @@ def cmd_dev(args: argparse.Namespace) -> int:
     os.execv(dagster, [dagster, "dev", "-w", workspace, "-h", args.host, "-p", str(args.port)])
 
 
+def cmd_import_online_retail(args: argparse.Namespace) -> int:
+    """Convert the UCI Online Retail log into a contract folder (cleaning rule: orchestration/demo/online_retail.py)."""
+    from orchestration.demo.online_retail import DEFAULT_SOURCE, convert
+
+    summary = convert(Path(args.path) if args.path else DEFAULT_SOURCE, Path(args.out))
+    print(f"online retail in {summary.out_dir}: {summary.lines_kept:,} of {summary.lines_read:,} lines kept")
+    print(f"  customers {summary.customers:,}  orders {summary.orders:,}  products {summary.products:,}")
+    print(f"  {summary.lines_rejected:,} lines rejected (to raw.quarantine at load):")
+    for rule, n in summary.rejects_by_rule.items():
+        print(f"    {rule:<24} {n:>8,}")
+    print(f"times are UK local: run with DANGOL_TIMEZONE=Europe/London DANGOL_CURRENCY=GBP, e.g.\n"
+          f"  dangol run --date 2011-12-09 --data-dir {summary.out_dir}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="dangol", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -177,6 +192,13 @@ def main(argv: list[str] | None = None) -> int:
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=int, default=3000)
     dev.set_defaults(func=cmd_dev)
+
+    imports = sub.add_parser("import", help="convert another data format into a contract folder")
+    formats = imports.add_subparsers(dest="format", required=True)
+    retail = formats.add_parser("online-retail", help="the UCI Online Retail log (a real UK shop)")
+    retail.add_argument("path", nargs="?", help="lines.csv.gz (default: ../shared/data/online_retail/lines.csv.gz)")
+    retail.add_argument("--out", required=True, help="the contract folder to write")
+    retail.set_defaults(func=cmd_import_online_retail)
 
     args = parser.parse_args(argv)
     return int(args.func(args))

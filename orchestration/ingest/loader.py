@@ -30,6 +30,8 @@ _SQL_TYPES = {
     Kind.EMAIL: "varchar",
 }
 
+IMPORT_REJECTS_FILE = "import_rejects.csv"  # source_file, source_line, column_name, rule, detail
+
 QUARANTINE_DDL = """
 create table if not exists raw.quarantine (
     file varchar not null,
@@ -261,6 +263,27 @@ def load_file(
     return report
 
 
+def load_import_rejects(con: duckdb.DuckDBPyConnection, data_dir: Path, now_local: datetime) -> int:
+    """Move an importer's rejected source lines (`import_rejects.csv`) into raw.quarantine.
+
+    A converter from another format (e.g. `dangol import online-retail`) drops some source lines before
+    they become contract rows; they must not vanish either. Their quarantine rows name the source file and
+    line, and are replaced at every load like every other file's.
+    """
+    contract_files = tuple(contract.file_name for contract in CONTRACTS)
+    con.execute(f"delete from raw.quarantine where file not in {contract_files}")
+    path = data_dir / IMPORT_REJECTS_FILE
+    if not path.exists():
+        return 0
+    con.execute(
+        "insert into raw.quarantine select source_file, cast(source_line as bigint), nullif(column_name, ''),"
+        " rule, detail, ? from read_csv(?, header = true, all_varchar = true)"
+        " order by cast(source_line as bigint), rule",
+        [now_local, str(path)],
+    )
+    return con.execute(f"select count(*) from raw.quarantine where file not in {contract_files}").fetchone()[0]
+
+
 def load_folder(
     con: duckdb.DuckDBPyConnection, data_dir: Path, timezone: str, now_local: datetime
 ) -> list[FileReport]:
@@ -269,4 +292,8 @@ def load_folder(
         raise ContractError(f"data folder {data_dir} does not exist")
     con.execute("create schema if not exists raw")
     con.execute(QUARANTINE_DDL)
-    return [load_file(con, contract, data_dir, timezone, now_local) for contract in CONTRACTS]
+    reports = [load_file(con, contract, data_dir, timezone, now_local) for contract in CONTRACTS]
+    imported = load_import_rejects(con, data_dir, now_local)
+    if imported:
+        log.warning("%s: %d rejected source line rule(s) moved to raw.quarantine", IMPORT_REJECTS_FILE, imported)
+    return reports

@@ -111,8 +111,9 @@ def deliver(
     workers = max(1, concurrency or adapter.concurrency)
     threshold = outage_threshold or max(6, 2 * workers)
 
-    states = ledger.plan_states(messages, adapter.name)
     keys = [m.key for m in messages]
+    # Keys the ledger knows; the others are planned and get their row when claimed (or at the end).
+    states = ledger.states(keys)
     claimed = ledger.claims([k for k in keys if states.get(k) is State.CLAIMED])
     suppressions = ledger.suppressions()
     now_wall = datetime.now(UTC)
@@ -127,7 +128,7 @@ def deliver(
             report.skipped_already_sent += 1
             continue
         seen.add(m.key)
-        state = states[m.key]
+        state = states.get(m.key, State.PLANNED)
         if state in SENDABLE_STATES:
             kind = suppressions.get((str(m.channel), address_hash(m.address))) if suppressions else None
             if kind is SuppressionKind.PERMANENT or (kind is SuppressionKind.OPTED_OUT and m.purpose is Purpose.AD):
@@ -149,10 +150,13 @@ def deliver(
         else:
             report.skipped_already_sent += 1
     if ambiguous:
+        ambiguous_set = set(ambiguous)
+        ledger.plan([m for m in messages if m.key in ambiguous_set], adapter.name)
         ledger.mark(ambiguous, State.UNKNOWN, "claimed before a crash; provider cannot deduplicate")
         report.outcomes[str(State.UNKNOWN)] += len(ambiguous)
         log.warning("%s: %d messages claimed by an interrupted run are now unknown", adapter.name, len(ambiguous))
     if blocked:
+        ledger.plan([m for m in messages if m.key in set(blocked)], adapter.name)
         ledger.mark(blocked, State.FAILED, "suppressed address")
         report.outcomes[str(State.FAILED)] += len(blocked)
         report.suppressed += len(blocked)
@@ -167,6 +171,7 @@ def deliver(
         ready.append(_new_batch(todo[i : i + adapter.batch_size]))
 
     address_of = {m.key: (str(m.channel), m.address) for m in messages}
+    message_of = {m.key: m for m in messages}
     limiter = limiter_for(adapter.limiter_key, adapter.rate_per_second)
 
     # Batch APIs: each worker claims its batch and records its answers itself, so the ledger's commits
@@ -184,7 +189,7 @@ def deliver(
 
     def run(batch: _Batch) -> tuple[list[SendResult], set[str], BaseException | None]:
         if worker_side:
-            ledger.claim_batches([(batch.keys, batch.batch_id)])
+            ledger.commit_round([(batch.keys, batch.batch_id)], (), adapter=adapter.name)
         limiter.acquire(1)
         failure: BaseException | None = None
         try:
@@ -201,7 +206,8 @@ def deliver(
             results = [SendResult(m.key, Outcome.UNKNOWN, reason="adapter answered wrongly") for m in batch.messages]
         keep_claimed = {r.key for r in results if failure is None and resend_same_key(r, batch)}
         if worker_side:
-            ledger.record([r for r in results if r.key not in keep_claimed], address_of)
+            answered = [r for r in results if r.key not in keep_claimed]
+            ledger.commit_round((), answered, address_of, adapter.name, message_of)
         return results, keep_claimed, failure
 
     def backoff(attempt: int) -> float:
@@ -215,6 +221,7 @@ def deliver(
     config_reason: str | None = None
 
     to_record: list[SendResult] = []
+    claimed_keys: set[str] = set()
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"send-{adapter.name}") as pool:
         while ready or delayed or inflight or to_record:
             now = time.monotonic()
@@ -228,10 +235,13 @@ def deliver(
                 leaving.append(ready.popleft())
             if not worker_side and (leaving or to_record):
                 # One commit per round: the answers that came back and the claims of what leaves now.
-                ledger.commit_round([(b.keys, b.batch_id) for b in leaving], to_record, address_of)
+                ledger.commit_round(
+                    [(b.keys, b.batch_id) for b in leaving], to_record, address_of, adapter.name, message_of
+                )
             to_record = []
             if leaving:
                 for b in leaving:
+                    claimed_keys.update(b.keys)
                     inflight[pool.submit(run, b)] = b
                 report.requests += len(leaving)
             if not inflight:
@@ -247,7 +257,7 @@ def deliver(
                     log.error("%s: send raised %s; stopping the channel", adapter.name, type(failure).__name__)
                     error = error or failure
                     report.stopped = "error"
-                by_key = {m.key: m for m in batch.messages}
+                in_batch = {m.key: m for m in batch.messages}
                 retry: list[Message] = []
                 same_key_again: list[Message] = []
                 wait_for = 0.0
@@ -256,14 +266,14 @@ def deliver(
                     if r.outcome is Outcome.ACCEPTED or r.outcome in (Outcome.PERMANENT, Outcome.OPTED_OUT):
                         succeeded = True
                     if r.key in keep_claimed:
-                        same_key_again.append(by_key[r.key])  # stays claimed under the same batch id
+                        same_key_again.append(in_batch[r.key])  # stays claimed under the same batch id
                         continue
                     if r.outcome is Outcome.RETRY:
                         if r.throttled and r.retry_after:
                             limiter.pause(min(r.retry_after, max_delay))
                         delay = max(r.retry_after or 0.0, backoff(batch.attempt))
                         if batch.attempt < max_attempts and delay <= max_delay and not report.stopped:
-                            retry.append(by_key[r.key])
+                            retry.append(in_batch[r.key])
                             wait_for = max(wait_for, delay)
                         else:
                             report.outcomes[str(State.RETRY)] += 1
@@ -313,7 +323,10 @@ def deliver(
                 to_record = []
 
     # Batches waiting for a same-key resend when the channel stopped stay claimed: the next run resends
-    # them (within the dedupe window) or calls them unknown.
+    # them (within the dedupe window) or calls them unknown. Messages never claimed get their planned row.
+    unclaimed = [m for m in todo if m.key not in claimed_keys]
+    if unclaimed:
+        ledger.plan(unclaimed, adapter.name)
     log.info("%s: %s", adapter.name, dict(report.outcomes))
     if report.stopped == "config_error":
         raise ChannelConfigError(f"{adapter.name}: {config_reason}; channel stopped", report)

@@ -8,6 +8,12 @@ again (with the same batch id, hence the same idempotency key) only where the pr
 and only within the provider's dedupe window; otherwise it becomes `unknown` and is never re-sent
 automatically (`unknowns()` lists them, `resolve()` settles them).
 
+A claim is one row per batch in `claims` (batch id, time, its keys), written in one statement
+whatever the batch size; a message's own row is written when its answer comes back (or when it is
+planned). A message is `claimed` while it is in an open claim: answering it takes it out, and a
+claim with no keys left is deleted. This halves the per-message writes of the hot path, which is
+what keeps the ledger's share of a 1,000-recipient batch API's throughput small.
+
 One connection guarded by a lock, so the delivery loop, a receipt handler and a CLI may share a
 `Ledger` across threads; several processes may open the same file (SQLite serialises the writers).
 The ledger keeps a hash of each address, never the address itself.
@@ -19,6 +25,8 @@ import hashlib
 import json
 import sqlite3
 import threading
+import uuid
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -61,9 +69,7 @@ create table if not exists messages (
     provider_id text,
     reason text,
     planned_at text not null,
-    updated_at text not null,
-    batch_id text,
-    claimed_at text
+    updated_at text not null
 );
 -- Exceptional transitions (unknown, resolved, receipts, suppressed) with who/why; the hot path's
 -- claim and answer live on the message row itself (claimed_at, updated_at).
@@ -73,6 +79,13 @@ create table if not exists transitions (
     state text not null,
     detail text,
     at text not null
+);
+-- Open claims: batches handed (or about to be handed) to a provider whose answers are not recorded.
+create table if not exists claims (
+    batch_id text primary key,
+    adapter text not null,
+    claimed_at text not null,
+    keys text not null
 );
 create table if not exists suppressions (
     channel text not null,
@@ -84,7 +97,6 @@ create table if not exists suppressions (
 );
 """
 _ADDED_COLUMNS = {
-    "messages": {"batch_id": "text", "claimed_at": "text"},
     "suppressions": {"kind": "text not null default 'permanent'"},
 }
 
@@ -191,17 +203,6 @@ class Ledger:
 
     def plan(self, messages: Sequence[Message], adapter: str) -> int:
         """Record messages as planned; keys already known keep their state. Returns how many are new."""
-        return len(self._insert(messages, adapter))
-
-    def plan_states(self, messages: Sequence[Message], adapter: str) -> dict[str, State]:
-        """`plan`, then the state of every key, in one statement when all keys are new (the usual case)."""
-        new = self._insert(messages, adapter)
-        states = dict.fromkeys(new, State.PLANNED)
-        if len(new) < len(messages):
-            states |= self.states([m.key for m in messages if m.key not in states])
-        return states
-
-    def _insert(self, messages: Sequence[Message], adapter: str) -> list[str]:
         now = _now()
         rows = json.dumps(
             [
@@ -211,43 +212,55 @@ class Ledger:
             ensure_ascii=False,
         )
         with self._tx() as db:
-            return [
-                key
-                for (key,) in db.execute(
-                    "insert into messages (key, campaign_id, customer_id, channel, purpose, adapter, address_hash,"
-                    " state, planned_at, updated_at)"
-                    " select value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, ?, value ->> 5,"
-                    " 'planned', ?, ? from json_each(?) where true on conflict (key) do nothing returning key",
-                    (adapter, now, now, rows),
-                ).fetchall()
-            ]
+            before = db.total_changes
+            db.execute(
+                "insert or ignore into messages (key, campaign_id, customer_id, channel, purpose, adapter,"
+                " address_hash, state, planned_at, updated_at)"
+                " select value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, ?, value ->> 5,"
+                " 'planned', ?, ? from json_each(?)",
+                (adapter, now, now, rows),
+            )
+            return db.total_changes - before
+
+    def _open_claims(self, db: sqlite3.Connection | None = None) -> dict[str, Claim]:
+        """key -> its open claim; few rows in normal running (the batches in flight)."""
+        out: dict[str, Claim] = {}
+        rows = (db or self._db).execute("select batch_id, claimed_at, keys from claims").fetchall()
+        for batch_id, claimed_at, keys in rows:
+            at = datetime.fromisoformat(claimed_at)
+            for key in json.loads(keys):
+                out[key] = Claim(key, batch_id, at)
+        return out
 
     def states(self, keys: Sequence[str]) -> dict[str, State]:
-        return {
-            key: State(state)
-            for key, state in self._query(
-                "select key, state from messages where key in (select value from json_each(?))", (_keys(keys),)
-            )
-        }
+        """The state of each known key (keys never planned nor claimed are absent)."""
+        with self._lock:
+            out = {
+                key: State(state)
+                for key, state in self._db.execute(
+                    "select key, state from messages where key in (select value from json_each(?))", (_keys(keys),)
+                )
+            }
+            open_claims = self._open_claims()
+        wanted = set(keys) if open_claims else ()
+        for key in open_claims:
+            if key in wanted:
+                out[key] = State.CLAIMED
+        return out
 
     def claims(self, keys: Sequence[str]) -> dict[str, Claim]:
         """The batch id and claim time of those `keys` that are currently claimed."""
-        out: dict[str, Claim] = {}
-        for key, batch_id, claimed_at in self._query(
-            "select key, batch_id, claimed_at from messages where state = 'claimed'"
-            " and key in (select value from json_each(?))",
-            (_keys(keys),),
-        ):
-            out[key] = Claim(key, batch_id, datetime.fromisoformat(claimed_at) if claimed_at else None)
-        return out
+        with self._lock:
+            open_claims = self._open_claims()
+        return {k: open_claims[k] for k in keys if k in open_claims}
 
     def claim(self, keys: Sequence[str], batch_id: str | None = None) -> None:
         """Mark messages as about to be sent; committed before the provider call."""
         self.claim_batches([(list(keys), batch_id)])
 
-    def claim_batches(self, batches: Sequence[tuple[Sequence[str], str | None]]) -> None:
-        """Claim several batches in one commit (the delivery loop's group commit)."""
-        self.commit_round(batches, ())
+    def claim_batches(self, batches: Sequence[tuple[Sequence[str], str | None]], adapter: str = "") -> None:
+        """Claim several batches in one durable commit."""
+        self.commit_round([(keys, batch_id) for keys, batch_id in batches], (), adapter=adapter)
 
     def record(self, results: Sequence[SendResult], channel_of: dict[str, tuple[str, str]] | None = None) -> None:
         """Store each result; address-level permanent failures and opt-outs feed the suppression list.
@@ -261,20 +274,26 @@ class Ledger:
         claims: Sequence[tuple[Sequence[str], str | None]],
         results: Sequence[SendResult],
         channel_of: dict[str, tuple[str, str]] | None = None,
+        adapter: str = "",
+        messages: dict[str, Message] | None = None,
     ) -> None:
-        """Record answers and claim the next batches in one transaction, each as one statement however
-        many messages: the delivery loop pays one commit per round, not one per message."""
+        """Record answers and claim the next batches in one transaction: the delivery loop pays one
+        commit per round, and a statement per kind of write, however many messages.
+
+        `messages` (key -> Message) lets an answer create the row of a message that was never planned
+        (the delivery loop plans lazily, so the first request leaves before a large campaign is
+        written out). Answered keys leave their open claim."""
         if not claims and not results:
             return
         now = _now()
-        answers = []
+        groups: dict[tuple[str, str | None, str | None], list[str]] = {}
         suppressions = []
         for r in results:
             state = _STATE_OF[r.outcome]
             reason = mask_text(r.reason) if r.reason else None
             if state is not State.ACCEPTED and reason is None:
                 reason = str(r.outcome)
-            answers.append((r.key, str(state), r.provider_id, reason))
+            groups.setdefault((str(state), r.provider_id, reason), []).append(r.key)
             if (
                 r.outcome in (Outcome.PERMANENT, Outcome.OPTED_OUT)
                 and r.suppress
@@ -286,12 +305,9 @@ class Ledger:
                 suppressions.append((channel, address_hash(address), reason or str(r.outcome), now, str(kind)))
         # Claims must be on disk before the call; answers alone may skip the fsync (see `_tx`).
         with self._tx(durable=bool(claims)) as db:
-            if answers:
-                db.execute(
-                    "update messages set state = a.value ->> 1, provider_id = coalesce(a.value ->> 2, provider_id),"
-                    " reason = a.value ->> 3, updated_at = ? from json_each(?) as a where messages.key = a.value ->> 0",
-                    (now, json.dumps(answers, ensure_ascii=False)),
-                )
+            if results:
+                self._answer(db, groups, now, adapter, messages)
+                self._close(db, {r.key for r in results})
             if suppressions:
                 db.executemany(
                     "insert or replace into suppressions (channel, address_hash, reason, at, kind)"
@@ -299,11 +315,76 @@ class Ledger:
                     suppressions,
                 )
             if claims:
-                db.execute(
-                    "update messages set state = 'claimed', attempts = attempts + 1, batch_id = c.value ->> 1,"
-                    " claimed_at = ?, updated_at = ? from json_each(?) as c where messages.key = c.value ->> 0",
-                    (now, now, json.dumps([(k, batch_id) for keys, batch_id in claims for k in keys])),
+                db.executemany(
+                    "insert or replace into claims (batch_id, adapter, claimed_at, keys) values (?, ?, ?, ?)",
+                    [(batch_id or uuid.uuid4().hex, adapter, now, _keys(keys)) for keys, batch_id in claims],
                 )
+
+    def _answer(
+        self,
+        db: sqlite3.Connection,
+        groups: dict[tuple[str, str | None, str | None], list[str]],
+        now: str,
+        adapter: str,
+        messages: dict[str, Message] | None,
+    ) -> None:
+        if messages is not None:
+            # Upsert: the row exists if the message was planned or answered before, else it is made here.
+            rows = [
+                [
+                    k,
+                    state,
+                    provider_id,
+                    reason,
+                    m.campaign_id,
+                    m.customer_id,
+                    str(m.channel),
+                    str(m.purpose),
+                    address_hash(m.address),
+                ]
+                for (state, provider_id, reason), keys in groups.items()
+                for k in keys
+                for m in (messages[k],)
+            ]
+            db.execute(
+                "insert into messages (key, state, provider_id, reason, campaign_id, customer_id, channel, purpose,"
+                " address_hash, adapter, attempts, planned_at, updated_at)"
+                " select value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6,"
+                " value ->> 7, value ->> 8, ?, 1, ?, ? from json_each(?) where true"
+                " on conflict (key) do update set state = excluded.state,"
+                " provider_id = coalesce(excluded.provider_id, provider_id), reason = excluded.reason,"
+                " attempts = attempts + 1, updated_at = excluded.updated_at",
+                (adapter, now, now, json.dumps(rows, ensure_ascii=False)),
+            )
+            return
+        # Answers sharing state, request id and reason update as one key list; the rest as JSON rows.
+        shared = {g: keys for g, keys in groups.items() if len(keys) >= 8}
+        rows = [(k, *g) for g, keys in groups.items() if g not in shared for k in keys]
+        for (state, provider_id, reason), keys in shared.items():
+            db.execute(
+                "update messages set state = ?, provider_id = coalesce(?, provider_id), reason = ?, updated_at = ?,"
+                " attempts = attempts + 1 where key in (select value from json_each(?))",
+                (state, provider_id, reason, now, _keys(keys)),
+            )
+        if rows:
+            db.execute(
+                "update messages set state = a.value ->> 1, provider_id = coalesce(a.value ->> 2, provider_id),"
+                " reason = a.value ->> 3, updated_at = ?, attempts = attempts + 1 from json_each(?) as a"
+                " where messages.key = a.value ->> 0",
+                (now, json.dumps(rows, ensure_ascii=False)),
+            )
+
+    def _close(self, db: sqlite3.Connection, answered: set[str]) -> None:
+        """Take answered (or settled) keys out of their open claims; drop claims left empty."""
+        for batch_id, keys in db.execute("select batch_id, keys from claims").fetchall():
+            members = json.loads(keys)
+            left = [k for k in members if k not in answered]
+            if len(left) == len(members):
+                continue
+            if left:
+                db.execute("update claims set keys = ? where batch_id = ?", (_keys(left), batch_id))
+            else:
+                db.execute("delete from claims where batch_id = ?", (batch_id,))
 
     def mark(self, keys: Sequence[str], state: State, reason: str | None = None) -> None:
         now = _now()
@@ -317,10 +398,12 @@ class Ledger:
                 "insert into transitions (key, state, detail, at) values (?, ?, ?, ?)",
                 [(k, str(state), reason, now) for k in keys],
             )
+            self._close(db, set(keys))
 
     # -- reading --------------------------------------------------------------------------------
 
     def rows(self, campaign_id: str | None = None, state: State | None = None) -> list[LedgerRow]:
+        """Rows the ledger has written, by key; a message in an open claim shows as `claimed`."""
         sql = (
             "select key, campaign_id, customer_id, channel, adapter, state, attempts, provider_id, reason"
             " from messages where 1 = 1"
@@ -329,19 +412,36 @@ class Ledger:
         if campaign_id is not None:
             sql += " and campaign_id = ?"
             params.append(campaign_id)
-        if state is not None:
+        if state is not None and state is not State.CLAIMED:
             sql += " and state = ?"
             params.append(str(state))
-        return [LedgerRow(*row[:5], State(row[5]), *row[6:]) for row in self._query(sql + " order by key", params)]
+        with self._lock:
+            found = self._db.execute(sql + " order by key", params).fetchall()
+            open_claims = self._open_claims()
+        out = [
+            LedgerRow(*row[:5], State.CLAIMED if row[0] in open_claims else State(row[5]), *row[6:]) for row in found
+        ]
+        return out if state is None else [r for r in out if r.state is state]
 
     def counts(self, campaign_id: str | None = None) -> dict[str, int]:
-        """Messages per state, e.g. for a run's metadata."""
-        sql = "select state, count(*) from messages"
+        """Messages per state, e.g. for a run's metadata. Messages in flight count as `claimed` even
+        when the delivery loop has not written their row yet (it plans lazily)."""
+        sql = "select key, state from messages"
         params: list[object] = []
         if campaign_id is not None:
             sql += " where campaign_id = ?"
             params.append(campaign_id)
-        return dict(self._query(sql + " group by state", params))
+        with self._lock:
+            rows = dict(self._db.execute(sql, params).fetchall())
+            open_claims = self._open_claims()
+        counts = Counter(rows.values())
+        for key in open_claims:
+            if key in rows:
+                counts[rows[key]] -= 1
+                counts[str(State.CLAIMED)] += 1
+            elif campaign_id is None:
+                counts[str(State.CLAIMED)] += 1
+        return {state: n for state, n in counts.items() if n}
 
     def history(self, key: str) -> list[tuple[str, str | None, str]]:
         """(state, detail, at) for one message, oldest first."""

@@ -52,18 +52,13 @@ class NullLedger(Ledger):
     the ledger's overhead."""
 
     def __init__(self) -> None:  # no file
-        self._states: dict[str, State] = {}
+        pass
 
     def plan(self, messages: Sequence[Message], adapter: str) -> int:
-        self._states = {m.key: State.PLANNED for m in messages}
         return len(messages)
 
     def states(self, keys: Sequence[str]) -> dict[str, State]:
-        return self._states
-
-    def plan_states(self, messages: Sequence[Message], adapter: str) -> dict[str, State]:
-        self.plan(messages, adapter)
-        return self._states
+        return {}
 
     def claims(self, keys: Sequence[str]) -> dict[str, Any]:
         return {}
@@ -77,7 +72,14 @@ class NullLedger(Ledger):
     def record(self, results: Sequence[SendResult], channel_of: Any = None) -> None:
         pass
 
-    def commit_round(self, claims: Any, results: Sequence[SendResult], channel_of: Any = None) -> None:
+    def commit_round(
+        self,
+        claims: Any,
+        results: Sequence[SendResult],
+        channel_of: Any = None,
+        adapter: str = "",
+        messages: Any = None,
+    ) -> None:
         pass
 
     def mark(self, keys: Sequence[str], state: State, reason: str | None = None) -> None:

@@ -133,7 +133,7 @@ def test_stale_claim_outside_dedupe_window_is_unknown(fakes: FakeSet, ledger: Le
         ledger.plan(batch, adapter.name)
         ledger.claim([m.key for m in batch], batch_id="b-old")
         with sqlite3.connect(ledger.path) as db:
-            db.execute("update messages set claimed_at = '2020-01-01T00:00:00+00:00'")
+            db.execute("update claims set claimed_at = '2020-01-01T00:00:00+00:00'")
         report = deliver(batch, adapter, ledger)
     assert report.unknown == 3 and fakes.nhn_alimtalk.requests == 0
 

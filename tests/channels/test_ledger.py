@@ -136,3 +136,4 @@ def test_opening_an_old_ledger_adds_new_columns(tmp_path: Path) -> None:
         ledger.plan([sms(1)], "x")
         ledger.claim(["k1"], batch_id="b")
         assert ledger.claims(["k1"])["k1"].batch_id == "b"
+        assert ledger.counts() == {"claimed": 1}

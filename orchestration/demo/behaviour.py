@@ -284,7 +284,7 @@ def events_table(
     vchan = rng.choice(len(CHANNELS), size=visitors, p=weights / weights.sum())
     vutm = _utm_channel(vchan)
     vcamp = np.where(vutm >= 0, campaigns_for(rng, vchan), NONE)
-    vstart = np.minimum(history.moments(rng, visitors, signup_day_weights(rng, history)), history.t_end - 1_200)
+    vstart = np.minimum(history.moments(rng, visitors, signup_day_weights(history)), history.t_end - 1_200)
     parts.append(
         _sessions(
             rng,

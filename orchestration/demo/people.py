@@ -52,6 +52,8 @@ APP_PUSH, WEB_PUSH = 3, 4
 _WITHDRAW_SOURCE = np.array([CONSENT_SOURCES.index(s) for s in ("unsubscribe_link", "080_optout", "mypage")])
 
 NEVER_BUY_SHARE = 0.25
+# Valentine's, White Day, Children's and Parents' Day, 11/11 and Christmas (month * 100 + day).
+_GIFTING_DAYS = np.array([214, 314, 505, 508, 1111, 1224, 1225])
 _BASE36 = "abcdefghijklmnopqrstuvwxyz0123456789"
 _RANDOM_LOCAL_LEN = 8
 
@@ -77,19 +79,19 @@ class Customers:
         return len(self.signup)
 
 
-def signup_day_weights(rng: np.random.Generator, history: History) -> np.ndarray:
-    """A growing shop: more sign-ups later, fewer at weekends, spikes on a few promotion days."""
+def signup_day_weights(history: History) -> np.ndarray:
+    """A growing shop: more visits later, fewer at weekends, spikes on Korean gifting days."""
     d = np.arange(history.days)
     w = 1.0 + 1.5 * d / max(history.days - 1, 1)
     weekday = (history.start.weekday() + d) % 7
     w *= np.where(weekday >= 5, 0.85, 1.0)
-    promos = rng.choice(history.days, size=max(1, history.days // 60), replace=False)
-    w[promos] *= 3.0
+    month_day = history.yyyymmdd(history.t0 + d * DAY) % 10_000
+    w *= np.where(np.isin(month_day, _GIFTING_DAYS), 3.0, 1.0)
     return w
 
 
 def draw_customers(rng: np.random.Generator, n: int, history: History) -> Customers:
-    signup = np.sort(history.moments(rng, n, signup_day_weights(rng, history)))
+    signup = np.sort(history.moments(rng, n, signup_day_weights(history)))
     buys = rng.random(n) >= NEVER_BUY_SHARE
     same_session = rng.random(n) < 0.45
     delay = np.where(same_session, rng.integers(2 * 60, 3 * HOUR, n), 2 * 60 + exponential_seconds(rng, 20, n))

@@ -21,6 +21,7 @@ from channels.adapters.smtp import SmtpAdapter, SmtpConfig
 from channels.adapters.webhook import WebhookAdapter, WebhookConfig
 from channels.adapters.webpush import WebPushAdapter, WebPushConfig
 from channels.base import Adapter
+from channels.models import Channel
 
 ADAPTERS: dict[str, type[Adapter]] = {
     OutboxAdapter.name: OutboxAdapter,
@@ -31,6 +32,17 @@ ADAPTERS: dict[str, type[Adapter]] = {
     FcmAdapter.name: FcmAdapter,
     WebPushAdapter.name: WebPushAdapter,
     WebhookAdapter.name: WebhookAdapter,
+}
+
+# The provider adapter each channel goes through unless a deployment says otherwise (email can also
+# go through "smtp"); the outbox carries every channel.
+DEFAULT_ADAPTERS: dict[Channel, str] = {
+    Channel.EMAIL: SendGridAdapter.name,
+    Channel.SMS: NhnSmsAdapter.name,
+    Channel.KAKAO: NhnAlimtalkAdapter.name,
+    Channel.APP_PUSH: FcmAdapter.name,
+    Channel.WEB_PUSH: WebPushAdapter.name,
+    Channel.WEBHOOK: WebhookAdapter.name,
 }
 
 CONFIGS: dict[str, Any] = {

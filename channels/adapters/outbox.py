@@ -1,6 +1,11 @@
 """The embedded default channel: messages land in a table and a JSON-lines file instead of a provider.
 
 Lets the demo and a new shop see exactly what would be sent, with no provider credentials.
+
+The table is the truth (one row per key: sending a key again is a no-op, which is why the outbox
+deduplicates by key). The JSON-lines file follows it exactly once per key even across a killed
+process: lines are appended after the table commits, and opening the outbox appends whatever a kill
+left out (and drops a half-written last line).
 """
 
 from __future__ import annotations
@@ -59,6 +64,45 @@ class OutboxAdapter(Adapter):
         self._db = sqlite3.connect(self.table_path, isolation_level=None, check_same_thread=False)
         self._db.execute("pragma journal_mode=wal")
         self._db.execute(_SCHEMA)
+        self._repair_jsonl()
+
+    def _repair_jsonl(self) -> None:
+        assert self._db is not None
+        written: set[str] = set()
+        if self.jsonl_path.exists():
+            with self.jsonl_path.open("rb+") as f:
+                data = f.read()
+                if data and not data.endswith(b"\n"):  # killed mid-line: drop the fragment
+                    data = data[: data.rfind(b"\n") + 1]
+                    f.truncate(len(data))
+            written = {json.loads(line)["key"] for line in data.splitlines() if line.strip()}
+        columns = (
+            "key",
+            "campaign_id",
+            "customer_id",
+            "channel",
+            "purpose",
+            "address",
+            "subject",
+            "body",
+            "data",
+            "written_at",
+        )
+        missing = [
+            dict(zip(columns, row, strict=True))
+            for row in self._db.execute("select * from outbox order by rowid")
+            if row[0] not in written
+        ]
+        self._append([row | {"data": json.loads(str(row["data"]))} for row in missing])
+
+    def _append(self, rows: list[dict[str, object]]) -> None:
+        if not rows:
+            return
+        with self.jsonl_path.open("a", encoding="utf-8") as out:
+            for row in rows:
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+            out.flush()
+            os.fsync(out.fileno())
 
     def close(self) -> None:
         if self._db is not None:
@@ -97,14 +141,9 @@ class OutboxAdapter(Adapter):
                 )
                 if cur.rowcount:
                     fresh.append(row | {"data": m.data})
-            if fresh:
-                with self.jsonl_path.open("a", encoding="utf-8") as out:
-                    for row in fresh:
-                        out.write(json.dumps(row, ensure_ascii=False) + "\n")
-                    out.flush()
-                    os.fsync(out.fileno())
             self._db.execute("commit")
         except BaseException:
             self._db.execute("rollback")
             raise
+        self._append(fresh)
         return [SendResult(key=m.key, outcome=Outcome.ACCEPTED, provider_id=f"outbox:{m.key}") for m in messages]

@@ -12,6 +12,7 @@ import contextlib
 import json
 import random
 import socket
+import sys
 import threading
 import time
 from dataclasses import asdict, dataclass, field, fields
@@ -104,6 +105,11 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 1024
     fake: FakeProvider
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A sender killed mid-request resets its connection; that is expected here, not news."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
     def get_request(self) -> tuple[socket.socket, Any]:
         sock, addr = super().get_request()

@@ -145,6 +145,36 @@ def cmd_dev(args: argparse.Namespace) -> int:
     os.execv(dagster, [dagster, "dev", "-w", workspace, "-h", args.host, "-p", str(args.port)])
 
 
+def cmd_explain(args: argparse.Namespace) -> int:
+    """Why did (or didn't) a customer get a campaign's message on a day: read-only, from fct_send_decisions."""
+    from orchestration.campaigns.explain import explain
+    from orchestration.campaigns.spec import load_campaigns
+    from orchestration.lib.warehouse import connect
+
+    settings = load_settings()
+    specs = {s.id: s for s in load_campaigns()}
+    with connect(settings.warehouse, read_only=True, timezone=settings.timezone) as con:
+        print(explain(con, args.customer, specs.get(args.campaign, args.campaign), date.fromisoformat(args.date)))
+    return 0
+
+
+def cmd_approve(args: argparse.Namespace) -> int:
+    """Answer the audience guard for a held send list; the next run of the day plans (or drops) it."""
+    from orchestration.campaigns.planning import record_approval
+    from orchestration.campaigns.spec import load_campaigns
+    from orchestration.lib.warehouse import connect
+
+    if args.campaign not in {s.id for s in load_campaigns()}:
+        print(f"no campaign {args.campaign!r}", file=sys.stderr)
+        return 2
+    settings = load_settings()
+    decision = "rejected" if args.reject else "approved"
+    with connect(settings.warehouse, timezone=settings.timezone) as con:
+        record_approval(con, args.campaign, date.fromisoformat(args.date), decision, args.by, args.note)
+    print(f"{args.campaign} on {args.date}: {decision}. Rerun the day to apply it: dangol run --date {args.date}")
+    return 0
+
+
 def cmd_import_online_retail(args: argparse.Namespace) -> int:
     """Convert the UCI Online Retail log into a contract folder (cleaning rule: orchestration/demo/online_retail.py)."""
     from orchestration.demo.online_retail import DEFAULT_SOURCE, convert
@@ -192,6 +222,20 @@ def main(argv: list[str] | None = None) -> int:
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=int, default=3000)
     dev.set_defaults(func=cmd_dev)
+
+    explain = sub.add_parser("explain", help="why a customer did or did not get a campaign's message on a day")
+    explain.add_argument("--customer", required=True)
+    explain.add_argument("--campaign", required=True)
+    explain.add_argument("--date", required=True, help="the shop-local day, YYYY-MM-DD")
+    explain.set_defaults(func=cmd_explain)
+
+    approve = sub.add_parser("approve", help="approve (or --reject) a send list held by the audience guard")
+    approve.add_argument("--campaign", required=True)
+    approve.add_argument("--date", required=True, help="the shop-local day, YYYY-MM-DD")
+    approve.add_argument("--reject", action="store_true", help="drop the held sends instead")
+    approve.add_argument("--by", default=os.environ.get("USER", "cli"), help="who decides (recorded)")
+    approve.add_argument("--note", default="")
+    approve.set_defaults(func=cmd_approve)
 
     imports = sub.add_parser("import", help="convert another data format into a contract folder")
     formats = imports.add_subparsers(dest="format", required=True)

@@ -19,6 +19,39 @@ def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bo
     )
 
 
+def _print_plan(con: duckdb.DuckDBPyConnection, day: date) -> None:
+    """Per campaign: audience, planned by channel, held, and exclusions by reason (fct_send_decisions)."""
+    rows = con.execute(
+        "select campaign_id, count(*), count(*) filter (where decision = 'planned'),"
+        " count(*) filter (where decision = 'held_for_approval') from sends.fct_send_decisions"
+        " where as_of_date = ? group by 1 order by 1",
+        [day],
+    ).fetchall()
+    print("campaigns (audience / planned / held):")
+    for campaign, audience, planned, held in rows:
+        channels = con.execute(
+            "select message_type, count(*) from sends.fct_planned_sends where as_of_date = ? and campaign_id = ?"
+            " and state = 'scheduled' group by 1 order by 1",
+            [day, campaign],
+        ).fetchall()
+        by_channel = ", ".join(f"{kind} {n:,}" for kind, n in channels) or "-"
+        print(f"  {campaign:<24} {audience:>7,} {planned:>7,} {held:>5,}   {by_channel}")
+    if not rows:
+        print("  nobody in any audience this day")
+    reasons = con.execute(
+        "select reason, count(*) from sends.fct_send_decisions where as_of_date = ? and decision = 'excluded'"
+        " group by 1 order by 2 desc",
+        [day],
+    ).fetchall()
+    if reasons:
+        print("excluded by the send policy (reason):")
+        for reason, n in reasons:
+            print(f"  {reason:<24} {n:>8,}")
+    if any(held for *_, held in rows):
+        print(f"held for approval: dangol approve --campaign <id> --date {day}, then rerun the day")
+    print(f"why (not) a customer: dangol explain --customer <id> --campaign <id> --date {day}")
+
+
 def print_summary(day: date, *, dry_run: bool) -> None:
     settings = load_settings()
     if not settings.warehouse.exists():
@@ -41,14 +74,8 @@ def print_summary(day: date, *, dry_run: bool) -> None:
             print(f"quarantined input rows: {sum(r[2] for r in rows):,}")
             for file, rule, n in rows:
                 print(f"  {file:<28} {rule:<22} {n:>6,}")
-        if _table_exists(con, "sends", "planned_sends"):
-            print("planned messages (campaign / channel):")
-            for campaign, channel, n in con.execute(
-                "select campaign_id, channel, count(*) from sends.planned_sends where send_date = ?"
-                " group by 1, 2 order by 1, 2",
-                [day],
-            ).fetchall():
-                print(f"  {campaign:<28} {channel:<10} {n:>8,}")
+        if _table_exists(con, "sends", "fct_send_decisions"):
+            _print_plan(con, day)
         if dry_run:
             print("dry run: nothing was delivered")
         elif _table_exists(con, "sends", "deliveries"):

@@ -12,11 +12,12 @@ from jinja2.sandbox import SandboxedEnvironment
 _env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
 
 
-@lru_cache(maxsize=256)
-def _compile(source: str) -> Template:
+@lru_cache(maxsize=512)
+def compile_template(source: str) -> Template:
+    """Parse once; a syntax error surfaces when the campaign file is loaded, not at send time."""
     return _env.from_string(source)
 
 
 def render(source: str, variables: Mapping[str, Any]) -> str:
     """Render one template; raises jinja2.UndefinedError naming the missing variable."""
-    return _compile(source).render(**variables).strip()
+    return compile_template(source).render(**variables).strip()

@@ -1,38 +1,49 @@
-"""A campaign's send list for a window of days: who gets which rendered message on which channel."""
+"""A campaign's send list for a window of days: its audience, each person's message rendered for every
+channel of the plan, before the policy decides who gets which (or nothing, and why)."""
 
 from __future__ import annotations
 
 import hashlib
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import duckdb
 import pandas as pd
 
-from channels.models import Channel, Purpose
-from orchestration.campaigns.legal import Sender, ad_form
-from orchestration.campaigns.render import render
+from orchestration.campaigns.compose import Unrenderable, compose
+from orchestration.campaigns.legal import Sender
+from orchestration.campaigns.policy import CANDIDATE_COLUMNS, CHANNEL_COLUMNS, data_json
 from orchestration.campaigns.spec import CampaignSpec
 
-PLANNED_SENDS_DDL = """
+SEND_LIST_COLUMNS = [*CANDIDATE_COLUMNS, *CHANNEL_COLUMNS]
+
+SEND_LISTS_DDL = """
 create schema if not exists sends;
-create table if not exists sends.planned_sends (
-    send_key varchar not null,
+create table if not exists sends.send_lists (
     campaign_id varchar not null,
     step integer not null,
     customer_id varchar not null,
-    send_date date not null,
+    as_of_date date not null,
+    cycle varchar not null,
+    send_key varchar not null,
+    base_scheduled_at timestamp not null,
+    advertised_category varchar,
     channel varchar not null,
-    purpose varchar not null,
-    address varchar not null,
+    channel_rank integer not null,
+    message_type varchar,
     subject varchar,
-    body varchar not null,
-    scheduled_at timestamp not null,
-    planned_at timestamp not null
+    body varchar,
+    data varchar,
+    content_bytes integer,
+    render_error varchar,
+    render_warnings varchar,
+    listed_at timestamp not null
 );
 """
 
-_ADDRESS_COLUMN = {Channel.EMAIL: "email", Channel.SMS: "phone", Channel.KAKAO: "phone"}
+
+class AudienceError(RuntimeError):
+    """The audience model does not give what the campaign file says it does."""
 
 
 def send_key(campaign_id: str, step: int, customer_id: str, cycle: str) -> str:
@@ -40,108 +51,141 @@ def send_key(campaign_id: str, step: int, customer_id: str, cycle: str) -> str:
     return hashlib.sha256(f"{campaign_id}|{step}|{customer_id}|{cycle}".encode()).hexdigest()[:32]
 
 
+def coupon_code(prefix: str, key: str) -> str:
+    """Personal and single-use: derived from the send key, so a rerun prints the same code."""
+    return f"{prefix}-{hashlib.sha256(f'coupon|{key}'.encode()).hexdigest()[:6].upper()}"
+
+
 def _template_value(value: Any) -> Any:
     """Dates as dates (not midnight timestamps), missing values as empty strings."""
-    if value is None or (not isinstance(value, (list, dict)) and pd.isna(value)):
+    if value is None or (not isinstance(value, (list, dict, tuple)) and pd.isna(value)):
         return ""
     if isinstance(value, pd.Timestamp):
         return value.date() if value == value.normalize() else value.to_pydatetime()
     return value
 
 
-def _pick_channel(spec: CampaignSpec, row: dict[str, Any]) -> Channel | None:
-    for channel in spec.channels:
-        column = _ADDRESS_COLUMN.get(channel)
-        if column is None or not row.get(column):
-            continue
-        if spec.purpose is Purpose.AD and not row.get(f"has_{channel}_ad_consent", False):
-            continue
-        return channel
-    return None
+def read_audience(con: duckdb.DuckDBPyConnection, spec: CampaignSpec, first: date, last: date) -> pd.DataFrame:
+    """The audience rows of the window with the customer's display name; checks the columns the file names."""
+    audience = con.execute(
+        f"select audience.*, customers.customer_name as _contact_name from marts.{spec.audience} as audience"
+        " left join staging.stg_shop__customers as customers on customers.customer_id = audience.customer_id"
+        " where audience.as_of_date between ? and ? order by audience.as_of_date, audience.customer_id",
+        [first, last],
+    ).df()
+    needed = {"as_of_date": "audience", "customer_id": "audience"}
+    for field, column in (
+        ("cycle_column", spec.cycle_column),
+        ("advertised_category_column", spec.advertised_category_column),
+        ("schedule.after_event", spec.schedule.after_event),
+    ):
+        if column:
+            needed[column] = field
+    missing = {column: field for column, field in needed.items() if column not in audience.columns}
+    if missing:
+        raise AudienceError(
+            f"{spec.id}.yaml: "
+            + "; ".join(
+                f"{field}: column {column!r} is not in marts.{spec.audience}" for column, field in missing.items()
+            )
+        )
+    duplicated = audience.duplicated(["as_of_date", "customer_id"])
+    if duplicated.any():
+        row = audience[duplicated].iloc[0]
+        raise AudienceError(
+            f"marts.{spec.audience} lists customer {row['customer_id']} twice on {row['as_of_date']:%Y-%m-%d}:"
+            " an audience has one row per customer and day"
+        )
+    return audience
+
+
+def base_schedule(spec: CampaignSpec, day: date, record: dict[str, Any]) -> datetime:
+    """Shop-local: the daily time on the as-of day, or the event time plus the campaign's delay."""
+    if spec.schedule.daily_at is not None:
+        return datetime.combine(day, spec.schedule.daily_at)
+    event = record[spec.schedule.after_event or ""]
+    if event is None or pd.isna(event):
+        raise AudienceError(
+            f"{spec.id}.yaml: schedule.after_event: {spec.schedule.after_event} is empty for customer"
+            f" {record['customer_id']} on {day}"
+        )
+    return pd.Timestamp(event).to_pydatetime() + timedelta(minutes=spec.schedule.delay_minutes)
 
 
 def build_send_list(
     con: duckdb.DuckDBPyConnection, spec: CampaignSpec, first: date, last: date, sender: Sender
 ) -> pd.DataFrame:
-    """Render the campaign for every audience row of the window; one message per key."""
-    con.execute(PLANNED_SENDS_DDL)
-    audience = con.execute(
-        f"select * from marts.{spec.audience} where as_of_date between ? and ?"
-        " order by as_of_date, customer_id",
-        [first, last],
-    ).df()
-    already = {
-        row[0]
-        for row in con.execute(
-            "select distinct send_key from sends.planned_sends where campaign_id = ? and send_date < ?",
-            [spec.id, first],
-        ).fetchall()
-    }
+    """Every audience row of the window rendered on every channel of the plan (one row per channel)."""
+    audience = read_audience(con, spec, first, last)
     rows: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    now = datetime.now()
     for record in audience.to_dict("records"):
         day = pd.Timestamp(record["as_of_date"]).date()
-        cycle = str(record[spec.cycle_column]) if spec.cycle_column else day.isoformat()
-        key = send_key(spec.id, 1, str(record["customer_id"]), cycle)
-        if key in seen or key in already:
-            continue
-        channel = _pick_channel(spec, record)
-        if channel is None:
-            continue
-        variables = {k: _template_value(v) for k, v in record.items()}
-        variables["name"] = record.get("customer_name") or "고객"
-        template = spec.templates[channel]
-        subject = render(template.subject, variables) if template.subject else None
-        body = render(template.body, variables)
-        if spec.purpose is Purpose.AD:
-            subject, body = ad_form(channel, subject, body, sender)
-        seen.add(key)
-        rows.append(
-            {
-                "send_key": key,
-                "campaign_id": spec.id,
-                "step": 1,
-                "customer_id": str(record["customer_id"]),
-                "send_date": day,
-                "channel": str(channel),
-                "purpose": str(spec.purpose),
-                "address": str(record[_ADDRESS_COLUMN[channel]]),
-                "subject": subject,
-                "body": body,
-                "scheduled_at": datetime.combine(day, spec.send_time),
-                "planned_at": now,
+        customer_id = str(record["customer_id"])
+        cycle = str(_template_value(record[spec.cycle_column])) if spec.cycle_column else day.isoformat()
+        key = send_key(spec.id, 1, customer_id, cycle)
+        scheduled = base_schedule(spec, day, record)
+        variables = {k: _template_value(v) for k, v in record.items() if not k.startswith("_")}
+        names = (_template_value(record.get(k)) for k in ("customer_name", "_contact_name"))
+        variables["name"] = next((str(n).strip() for n in names if str(n).strip()), "고객")
+        variables["shop"] = {"name": sender.name, "contact": sender.contact}
+        variables["send_date"] = scheduled.date()
+        if spec.coupon is not None:
+            variables["coupon"] = {
+                "code": coupon_code(spec.coupon.prefix, key),
+                "benefit": spec.coupon.benefit,
+                "expires_on": scheduled.date() + timedelta(days=spec.coupon.valid_days),
             }
-        )
-    columns = [
-        "send_key",
-        "campaign_id",
-        "step",
-        "customer_id",
-        "send_date",
-        "channel",
-        "purpose",
-        "address",
-        "subject",
-        "body",
-        "scheduled_at",
-        "planned_at",
-    ]
-    return pd.DataFrame(rows, columns=columns)
+        category = record.get(spec.advertised_category_column) if spec.advertised_category_column else None
+        candidate = {
+            "campaign_id": spec.id,
+            "step": 1,
+            "customer_id": customer_id,
+            "as_of_date": day,
+            "cycle": cycle,
+            "send_key": key,
+            "base_scheduled_at": scheduled,
+            "advertised_category": None if category is None or pd.isna(category) else str(category),
+        }
+        for rank, channel in enumerate(spec.channels, start=1):
+            row = candidate | {
+                "channel": str(channel),
+                "channel_rank": rank,
+                "message_type": None,
+                "subject": None,
+                "body": None,
+                "data": None,
+                "content_bytes": None,
+                "render_error": None,
+                "render_warnings": None,
+            }
+            try:
+                message = compose(spec, channel, variables, sender, customer_id)
+            except Unrenderable as exc:
+                row["render_error"] = f"{exc.code}: {exc}"
+            else:
+                row |= {
+                    "message_type": str(message.message_type),
+                    "subject": message.subject,
+                    "body": message.body,
+                    "data": data_json(message.data),
+                    "content_bytes": message.content_bytes,
+                    "render_warnings": "; ".join(message.warnings) or None,
+                }
+            rows.append(row)
+    return pd.DataFrame(rows, columns=SEND_LIST_COLUMNS)
 
 
 def write_send_list(
     con: duckdb.DuckDBPyConnection, spec: CampaignSpec, first: date, last: date, send_list: pd.DataFrame
 ) -> None:
-    """Replace the campaign's rows for the window (a rerun of the window plans the same keys again)."""
-    con.execute(PLANNED_SENDS_DDL)
+    """Replace the campaign's rows for the window (a rerun of the window lists the same keys again)."""
+    con.execute(SEND_LISTS_DDL)
     con.execute("begin")
     con.execute(
-        "delete from sends.planned_sends where campaign_id = ? and send_date between ? and ?",
-        [spec.id, first, last],
+        "delete from sends.send_lists where campaign_id = ? and as_of_date between ? and ?", [spec.id, first, last]
     )
     if len(send_list):
-        con.register("_send_list", send_list)
-        con.execute("insert into sends.planned_sends by name select * from _send_list")
+        con.register("_send_list", send_list.assign(listed_at=datetime.now()))
+        con.execute("insert into sends.send_lists by name select * from _send_list")
         con.unregister("_send_list")
     con.execute("commit")

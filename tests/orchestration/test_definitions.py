@@ -32,10 +32,18 @@ EXPECTED_GROUPS = {
     "marts": {
         "marts/dim_customers", "marts/fct_customer_rfm", "marts/fct_customer_lifecycle",
         "marts/fct_customer_loyal_core", "marts/fct_customer_personas", "marts/fct_customer_segments_daily",
-        "marts/fct_segment_sizes_daily",
+        "marts/fct_segment_sizes_daily", "sends/fct_planned_sends", "sends/fct_send_decisions",
     },
-    "audiences": {"marts/fct_audience_repurchase_due"},
-    "campaigns": {"send_list/repurchase_reminder"},
+    "audiences": {
+        "marts/fct_audience_consent_reconfirmation", "marts/fct_audience_help_offer",
+        "marts/fct_audience_referral_offer", "marts/fct_audience_repurchase_due", "marts/fct_audience_signup_benefit",
+        "marts/fct_audience_vip_note", "marts/fct_audience_welcome_coupon", "marts/fct_audience_win_back",
+    },
+    "campaigns": {
+        "send_list/consent_reconfirmation", "send_list/help_offer", "send_list/referral_offer",
+        "send_list/repurchase_reminder", "send_list/signup_benefit", "send_list/vip_note", "send_list/welcome_coupon",
+        "send_list/win_back", "sends/planned_sends_rendered", "sends/send_decisions_raw",
+    },
     "deliver": {"deliveries", "sends/deliveries"},
 }
 
@@ -53,25 +61,21 @@ def test_asset_keys_and_groups_are_pinned() -> None:
     assert groups == EXPECTED_GROUPS
 
 
-# The blocking checks that gate delivery (great-expectations rules over the window's planned sends).
-EXPECTED_BLOCKING_CHECKS = {
-    "sends/fct_planned_sends": {
-        "audience_guard", "consent_for_every_recipient", "legal_ad_form_present",
-        "no_duplicate_sends", "no_night_ad_without_night_consent", "valid_contact_format",
-    },
+# The policy's blocking checks that gate delivery (great-expectations rules over the window's planned sends);
+# dbt's own tests on the model are blocking checks too.
+EXPECTED_POLICY_CHECKS = {
+    "audience_guard", "consent_for_every_recipient", "legal_ad_form_present",
+    "no_duplicate_sends", "no_night_ad_without_night_consent", "valid_contact_format",
 }
 
 
 def test_blocking_checks_gate_delivery() -> None:
-    definitions = _definitions()
-    graph = definitions.resolve_asset_graph()
-    blocking: dict[str, set[str]] = {}
-    for check_key in graph.asset_check_keys:
-        spec = graph.get_check_spec(check_key)
-        if spec.blocking:
-            blocking.setdefault(check_key.asset_key.to_user_string(), set()).add(check_key.name)
-    assert blocking == EXPECTED_BLOCKING_CHECKS
+    graph = _definitions().resolve_asset_graph()
     planned = dg.AssetKey(["sends", "fct_planned_sends"])
+    blocking = {
+        key.name for key in graph.asset_check_keys if key.asset_key == planned and graph.get_check_spec(key).blocking
+    }
+    assert blocking >= EXPECTED_POLICY_CHECKS
     assert planned in graph.get(dg.AssetKey(["deliveries"])).parent_keys
 
 

@@ -1,22 +1,14 @@
 """One partitioned send-list asset per campaign file: adding a YAML file adds an asset, no Python."""
 
-import re
-
 import dagster as dg
 
-from channels.masking import mask_address, mask_name
 from orchestration.campaigns.legal import Sender
 from orchestration.campaigns.send_list import build_send_list, write_send_list
 from orchestration.campaigns.spec import CampaignSpec, load_campaigns
 from orchestration.lib.partitions import daily_partitions, window_backfill, window_days
 from orchestration.lib.resources import WarehouseResource
 
-_GREETING = re.compile(r"([가-힣A-Za-z]{1,12})님")
-
-
-def _masked_preview(text: str) -> str:
-    """The first line or so of a message with the greeting's name masked ("김*지님")."""
-    return _GREETING.sub(lambda m: mask_name(m.group(1)) + "님", text[:90].replace("\n", " "))
+CUSTOMERS_KEY = dg.AssetKey(["staging", "stg_shop__customers"])
 
 
 def send_list_key(campaign_id: str) -> dg.AssetKey:
@@ -26,40 +18,34 @@ def send_list_key(campaign_id: str) -> dg.AssetKey:
 def _send_list_asset(spec: CampaignSpec) -> dg.AssetsDefinition:
     @dg.asset(
         key=send_list_key(spec.id),
-        deps=[dg.AssetKey(["marts", spec.audience])],
+        deps=[dg.AssetKey(["marts", spec.audience]), CUSTOMERS_KEY],
         group_name="campaigns",
         partitions_def=daily_partitions,
         backfill_policy=window_backfill,
         pool="warehouse",
         kinds={"python", "duckdb"},
         owners=[],
-        description=f"{spec.name} ({spec.purpose}): who gets which message on which channel, per day.",
+        description=(
+            f"{spec.name} ({spec.purpose}, owner {spec.owner}): the audience {spec.audience} rendered on every"
+            f" channel of the plan ({', '.join(spec.channels)}), before the send policy. {spec.description}"
+        ),
         tags={"campaign": spec.id},
     )
     def send_list(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         first, last = window_days(context)
         with warehouse.write() as con:
-            planned = build_send_list(con, spec, first, last, Sender.from_env())
-            write_send_list(con, spec, first, last, planned)
-        by_channel = planned["channel"].value_counts().to_dict() if len(planned) else {}
-        preview = (
-            planned.head(5).assign(
-                address=lambda df: [
-                    mask_address(c, a) for c, a in zip(df["channel"], df["address"], strict=True)
-                ],
-                body=lambda df: [_masked_preview(b) for b in df["body"]],
-            )[["customer_id", "send_date", "channel", "address", "subject", "body"]]
-            if len(planned)
-            else None
-        )
+            listed = build_send_list(con, spec, first, last, Sender.from_env())
+            write_send_list(con, spec, first, last, listed)
+        candidates = listed.drop_duplicates(["as_of_date", "customer_id"])
+        errors = listed["render_error"].dropna().str.split(":").str[0].value_counts().to_dict()
         return dg.MaterializeResult(
             metadata={
-                "audience_window": f"{first} .. {last}",
-                "messages": len(planned),
-                "by_channel": dg.MetadataValue.json({str(k): int(v) for k, v in by_channel.items()}),
-                "preview": dg.MetadataValue.md(
-                    preview.to_markdown(index=False) if preview is not None else "none"
+                "window": f"{first} .. {last}",
+                "audience_size": len(candidates),
+                "by_day": dg.MetadataValue.json(
+                    {str(d): int(n) for d, n in candidates.groupby("as_of_date").size().items()}
                 ),
+                "render_problems_by_kind": dg.MetadataValue.json({str(k): int(v) for k, v in errors.items()}),
             }
         )
 

@@ -1,5 +1,10 @@
-"""Delivery of the window's planned sends, exactly once per key, recorded in the ledger."""
+"""Delivery of the window's planned sends, exactly once per key, recorded in the ledger.
 
+It reads fct_planned_sends, the model the blocking asset checks guard, and sends its `scheduled` rows
+only: rows held by the audience guard wait for a person, excluded candidates never reach this table.
+"""
+
+import json
 from collections import Counter
 
 import dagster as dg
@@ -8,11 +13,11 @@ import pandas as pd
 from channels.delivery import deliver
 from channels.ledger import Ledger
 from channels.models import Channel, Message, Purpose
-from orchestration.campaigns.spec import load_campaigns
-from orchestration.defs.campaigns.send_lists import send_list_key
 from orchestration.lib.channels import open_adapter
 from orchestration.lib.partitions import daily_partitions, window_backfill, window_days
 from orchestration.lib.resources import ChannelsResource, WarehouseResource
+
+PLANNED_SENDS_KEY = dg.AssetKey(["sends", "fct_planned_sends"])
 
 DELIVERIES_DDL = """
 create schema if not exists sends;
@@ -30,18 +35,33 @@ create table if not exists sends.deliveries (
     recorded_at timestamp not null
 );
 """
+# send_date is the planned row's as_of_date (the partition day that planned it).
+
+
+def _message(row: pd.Series) -> Message:
+    return Message(
+        key=row.send_key,
+        campaign_id=row.campaign_id,
+        customer_id=row.customer_id,
+        channel=Channel(row.channel),
+        purpose=Purpose(row.purpose),
+        address=row.address,
+        subject=None if pd.isna(row.subject) else row.subject,
+        body=row.body,
+        data={str(k): str(v) for k, v in json.loads(row.data or "{}").items()},
+    )
 
 
 @dg.asset(
     key=dg.AssetKey(["deliveries"]),
-    deps=[send_list_key(spec.id) for spec in load_campaigns()],
+    deps=[PLANNED_SENDS_KEY],
     group_name="deliver",
     partitions_def=daily_partitions,
     backfill_policy=window_backfill,
     pool="warehouse",
     kinds={"python"},
     retry_policy=dg.RetryPolicy(max_retries=3, delay=60, backoff=dg.Backoff.EXPONENTIAL),
-    description="Sends the window's planned messages; a key already in the ledger is never sent again.",
+    description="Sends the window's scheduled messages; a key already in the ledger is never sent again.",
 )
 def deliveries(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, channels: ChannelsResource
@@ -49,27 +69,19 @@ def deliveries(
     first, last = window_days(context)
     with warehouse.read() as con:
         planned = con.execute(
-            "select * from sends.planned_sends where send_date between ? and ?"
+            "select * from sends.fct_planned_sends where as_of_date between ? and ? and state = 'scheduled'"
             " order by scheduled_at, send_key",
             [first, last],
         ).df()
+        held = con.execute(
+            "select count(*) from sends.fct_planned_sends where as_of_date between ? and ? and state <> 'scheduled'",
+            [first, last],
+        ).fetchone()[0]
     counts: Counter[str] = Counter()
     skipped = 0
     with Ledger(channels.ledger_path) as ledger:
         for channel, group in planned.groupby("channel", sort=True):
-            messages = [
-                Message(
-                    key=row.send_key,
-                    campaign_id=row.campaign_id,
-                    customer_id=row.customer_id,
-                    channel=Channel(channel),
-                    purpose=Purpose(row.purpose),
-                    address=row.address,
-                    subject=None if pd.isna(row.subject) else row.subject,
-                    body=row.body,
-                )
-                for row in group.itertuples()
-            ]
+            messages = [_message(row) for row in group.itertuples()]
             with open_adapter(channels, Channel(channel)) as adapter:
                 report = deliver(messages, adapter, ledger)
             counts.update({f"{channel}:{state}": n for state, n in report.outcomes.items()})
@@ -105,7 +117,8 @@ def deliveries(
     )
     if len(recorded):
         recorded = recorded.merge(
-            planned[["send_key", "send_date"]].drop_duplicates("send_key"), on="send_key"
+            planned[["send_key", "as_of_date"]].drop_duplicates("send_key").rename(columns={"as_of_date": "send_date"}),
+            on="send_key",
         )
         recorded["recorded_at"] = pd.Timestamp.now()
     with warehouse.write() as con:
@@ -116,7 +129,8 @@ def deliveries(
             con.execute("insert into sends.deliveries by name select * from _recorded")
     return dg.MaterializeResult(
         metadata={
-            "planned": len(planned),
+            "scheduled": len(planned),
+            "held_not_sent": int(held),
             "sent_now": sum(n for k, n in counts.items() if k.endswith(":accepted")),
             "skipped_already_sent": skipped,
             "by_channel_and_state": dg.MetadataValue.json(dict(sorted(counts.items()))),

@@ -1,0 +1,83 @@
+{#-
+    정보통신망법 제50조⑧ / 시행령 제62조의3: every 2 years from the date of an advertising consent, the
+    sender must tell the recipient that they consented, when, and how to keep or withdraw it.
+
+    For each customer, the ad consents still in force at the end of the day (latest change per channel is
+    a grant; its date is the consent date). A consent's due dates are consent date + 2, 4, 6... years; a
+    29 February consent falls due on 28 February (the earlier day, so the notice is never late). The
+    customer is listed from `consent_reconfirm_lead_days` days before a due date up to the due date itself
+    (a consent exactly 2 years old is listed on that day), one row per customer and day: the earliest due
+    date listed, with every channel due by then. The campaign keys messages by due date.
+-#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{% if is_incremental() %}delete from {{ this }} where as_of_date between {{ window_start_date() }} and {{ as_of_date() }}{% endif %}",
+) }}
+{% set lead_days = var('consent_reconfirm_lead_days', 7) %}
+{% set labels = {'email': '이메일', 'sms': '문자', 'kakao': '카카오톡', 'app_push': '앱 푸시', 'web_push': '웹 푸시'} %}
+
+with days as (
+    {{ dbt.date_spine('day', window_start_date(), dbt.dateadd('day', 1, as_of_date())) }}
+),
+
+ranked as (
+    select
+        cast(days.date_day as date) as as_of_date,
+        consents.customer_id,
+        consents.channel,
+        consents.is_granted,
+        consents.recorded_at,
+        row_number() over (
+            partition by cast(days.date_day as date), consents.customer_id, consents.channel
+            order by consents.recorded_at desc, consents.is_granted asc
+        ) as recency_rank
+    from days
+    inner join {{ ref('stg_shop__consents') }} as consents
+        on consents.purpose = 'ad'
+        and consents.recorded_at < cast({{ dbt.dateadd('day', 1, 'days.date_day') }} as {{ dbt.type_timestamp() }})
+),
+
+in_force as (
+    select as_of_date, customer_id, channel, recorded_at as consented_at, cast(recorded_at as date) as consent_date
+    from ranked
+    where recency_rank = 1 and is_granted
+),
+
+anniversaries as (
+    {%- for k in range(1, 11) %}
+    select
+        *,
+        cast({{ dbt.dateadd('year', 2 * k, 'consent_date') }} as date) as due_date
+    from in_force
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+),
+
+due as (
+    select
+        *,
+        case channel
+            {%- for channel, label in labels.items() %}
+            when '{{ channel }}' then '{{ label }}'
+            {%- endfor %}
+            else channel
+        end as channel_label
+    from anniversaries
+    where as_of_date >= cast({{ dbt.dateadd('day', -lead_days, 'due_date') }} as date)
+      and as_of_date <= due_date
+)
+
+select
+    due.as_of_date,
+    due.customer_id,
+    customers.customer_name,
+    min(due.due_date) as reconfirm_due_date,
+    min(due.consent_date) as consent_date,
+    {{ dbt.listagg('due.channel_label', "', '", "order by due.channel_label") }} as consented_channels,
+    count(*) as consents_due
+from due
+inner join {{ ref('stg_shop__customers') }} as customers on customers.customer_id = due.customer_id
+group by due.as_of_date, due.customer_id, customers.customer_name

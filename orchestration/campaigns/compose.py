@@ -1,0 +1,160 @@
+"""One customer's message on one channel: rendered copy, the legal ad form, the channel's format.
+
+Two kinds of failure, kept apart on purpose:
+* a template that names a variable the audience does not have is a bug in a reviewed file: it raises
+  `CampaignTemplateError` (naming the file, the field and the variable) and fails the campaign's asset;
+* a customer whose data cannot go on a channel (a name with an emoji for SMS, copy too long for an LMS)
+  raises `Unrenderable`; the planner then tries the next channel of the plan and records why.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from jinja2 import UndefinedError
+from jinja2.exceptions import SecurityError
+
+from channels.models import Channel, Purpose
+from orchestration.campaigns import legal, sms
+from orchestration.campaigns.render import render
+from orchestration.campaigns.spec import CampaignSpec
+
+ALIMTALK_MAX_CHARS = 1_000
+PUSH_MAX_BYTES = 3_000  # keep web push plaintext under ~3 KB (4 KB encrypted is the guaranteed maximum)
+
+
+class MessageType(StrEnum):
+    """What the provider bills: the unit of the price table."""
+
+    EMAIL = "email"
+    SMS = "sms"
+    LMS = "lms"
+    ALIMTALK = "alimtalk"
+    APP_PUSH = "app_push"
+    WEB_PUSH = "web_push"
+
+
+class CampaignTemplateError(RuntimeError):
+    """A template that cannot render for anyone: the campaign file must be fixed."""
+
+
+class Unrenderable(ValueError):
+    """This customer's message cannot go on this channel; `code` says why."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Composed:
+    channel: Channel
+    message_type: MessageType
+    subject: str | None
+    body: str
+    data: dict[str, str] = field(default_factory=dict)
+    content_bytes: int = 0  # CP949 bytes for SMS/LMS and alimtalk fallback, UTF-8 otherwise
+    warnings: tuple[str, ...] = ()
+
+
+def _render(spec: CampaignSpec, where: str, source: str, variables: Mapping[str, Any]) -> str:
+    try:
+        return render(source, variables)
+    except UndefinedError as exc:
+        raise CampaignTemplateError(
+            f"{spec.id}.yaml: {where}: {exc.message} (the audience {spec.audience}"
+            " and the built-in variables do not have it)"
+        ) from None
+    except SecurityError as exc:
+        raise CampaignTemplateError(f"{spec.id}.yaml: {where}: not allowed in a template: {exc}") from None
+
+
+def _sms_checked(text: str, where: str) -> tuple[int, tuple[str, ...]]:
+    try:
+        size = sms.cp949_bytes(text, where)
+    except sms.UnencodableCharacter as exc:
+        raise Unrenderable("unencodable_character", str(exc)) from None
+    odd = sms.non_ks_x_1001(text)
+    warnings = (f"{where}: {''.join(odd)} outside KS X 1001, may show as ? on some phones",) if odd else ()
+    return size, warnings
+
+
+def _sms(spec: CampaignSpec, subject: str | None, body: str, sender: legal.Sender) -> Composed:
+    if spec.purpose is Purpose.AD:
+        body = legal.sms_ad_form(body, sender)
+    body = sms.normalise(body)
+    size, warnings = _sms_checked(body, "sms body")
+    kind = sms.sms_type(size)
+    if kind is None:
+        raise Unrenderable("too_long", f"sms body is {size} bytes; an LMS carries at most {sms.LMS_BYTES}")
+    if kind is sms.SmsType.SMS:
+        return Composed(Channel.SMS, MessageType.SMS, None, body, {}, size, warnings)
+    title = subject or spec.name
+    if spec.purpose is Purpose.AD:
+        title = f"{legal.AD_PREFIX} {title}"
+    title_size, title_warnings = _sms_checked(title, "lms subject")
+    if title_size > sms.LMS_SUBJECT_BYTES:
+        raise Unrenderable(
+            "subject_too_long", f"lms subject is {title_size} bytes; at most {sms.LMS_SUBJECT_BYTES}: {title!r}"
+        )
+    return Composed(Channel.SMS, MessageType.LMS, title, body, {}, size, warnings + title_warnings)
+
+
+def compose(
+    spec: CampaignSpec,
+    channel: Channel,
+    variables: Mapping[str, Any],
+    sender: legal.Sender,
+    customer_id: str,
+) -> Composed:
+    """Render the campaign's template for `channel` and give it the channel's legal and technical form."""
+    channel = Channel(channel)
+    template = spec.templates[channel]
+    where = f"templates.{channel}"
+    subject = _render(spec, f"{where}.subject", template.subject, variables) if template.subject else None
+    body = _render(spec, f"{where}.body", template.body, variables)
+    is_ad = spec.purpose is Purpose.AD
+
+    if channel is Channel.SMS:
+        return _sms(spec, subject, body, sender)
+
+    if channel is Channel.KAKAO:
+        params = {
+            key: _render(spec, f"{where}.variables.{key}", source, variables)
+            for key, source in (template.variables or {}).items()
+        }
+        if len(body) > ALIMTALK_MAX_CHARS:
+            raise Unrenderable("too_long", f"alimtalk body is {len(body)} characters; at most {ALIMTALK_MAX_CHARS}")
+        # The SMS/LMS the provider sends if the recipient cannot get alimtalk must itself be sendable.
+        fallback = _sms(spec, subject, body, sender)
+        data = {
+            "template_code": template.template_code or "",
+            "template_params": json.dumps(params, ensure_ascii=False, sort_keys=True),
+            "fallback_body": fallback.body,
+        }
+        return Composed(
+            channel, MessageType.ALIMTALK, fallback.subject, body, data, fallback.content_bytes, fallback.warnings
+        )
+
+    if channel is Channel.EMAIL:
+        data = {"from_name": sender.name}
+        assert subject is not None  # the spec requires it
+        if is_ad:
+            link = sender.unsubscribe_link(customer_id, channel)
+            subject, body = legal.email_ad_form(subject, body, sender, link)
+            data["unsubscribe_url"] = link
+        return Composed(channel, MessageType.EMAIL, subject, body, data, len(body.encode()))
+
+    # app push, web push
+    assert subject is not None
+    if is_ad:
+        subject, body = legal.push_ad_form(channel, subject, body, sender)
+    data = {"link": _render(spec, f"{where}.link", template.link, variables)} if template.link else {}
+    size = len(json.dumps({"title": subject, "body": body, **data}, ensure_ascii=False).encode())
+    if size > PUSH_MAX_BYTES:
+        raise Unrenderable("too_long", f"{channel} payload is {size} bytes; at most {PUSH_MAX_BYTES}")
+    return Composed(channel, MessageType(str(channel)), subject, body, data, size)

@@ -1,0 +1,255 @@
+"""The warehouse side of the policy: read what it decides against, write what it decided.
+
+Python writes three tables in the `sends` schema, each replaced for the window's days on a rerun:
+`planned_sends_rendered` and `send_decisions_raw` (dbt sources of fct_planned_sends and
+fct_send_decisions) and `campaign_days` (per campaign and day: sizes and the audience guard's state,
+which the guard compares the next days with). `approvals` holds people's answers to held send lists.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from channels.ledger import Ledger, State
+from orchestration.campaigns.config import PolicyConfig
+from orchestration.campaigns.policy import (
+    CAMPAIGN_DAY_COLUMNS,
+    DECISION_COLUMNS,
+    HISTORY_COLUMNS,
+    PLANNED_COLUMNS,
+    PolicyInputs,
+    PolicyResult,
+    SendState,
+    cutoff_of,
+)
+from orchestration.campaigns.send_list import SEND_LIST_COLUMNS
+from orchestration.lib.partitions import days_between
+
+PLAN_DDL = """
+create schema if not exists sends;
+create table if not exists sends.planned_sends_rendered (
+    send_key varchar not null,
+    campaign_id varchar not null,
+    step integer not null,
+    customer_id varchar not null,
+    as_of_date date not null,
+    cycle varchar not null,
+    channel varchar not null,
+    message_type varchar not null,
+    purpose varchar not null,
+    priority integer not null,
+    cap_class varchar not null,
+    address varchar not null,
+    subject varchar,
+    body varchar not null,
+    data varchar not null,
+    content_bytes integer not null,
+    render_warnings varchar,
+    scheduled_at timestamp not null,
+    cost_krw double not null,
+    state varchar not null,
+    planned_at timestamp not null
+);
+create table if not exists sends.send_decisions_raw (
+    campaign_id varchar not null,
+    step integer not null,
+    customer_id varchar not null,
+    as_of_date date not null,
+    cycle varchar not null,
+    send_key varchar not null,
+    purpose varchar not null,
+    decision varchar not null,
+    policy_step varchar not null,
+    reason varchar,
+    detail varchar not null,
+    channel varchar,
+    scheduled_at timestamp,
+    channels_considered varchar not null,
+    decided_at timestamp not null
+);
+create table if not exists sends.campaign_days (
+    campaign_id varchar not null,
+    as_of_date date not null,
+    audience_size integer not null,
+    eligible integer not null,
+    baseline double,
+    guard_limit double,
+    guard_state varchar not null,
+    planned integer not null,
+    held integer not null,
+    excluded integer not null,
+    decided_at timestamp not null
+);
+create table if not exists sends.approvals (
+    campaign_id varchar not null,
+    as_of_date date not null,
+    decision varchar not null,
+    decided_by varchar not null,
+    note varchar,
+    recorded_at timestamp not null,
+    primary key (campaign_id, as_of_date)
+);
+"""
+
+# Ledger states that mean "this key has gone out, or may have": never plan it on another day.
+_SENT_STATES = frozenset(State) - {State.PLANNED, State.RETRY}
+# What the policy reads from the shop's data (dbt staging views).
+_CONTACTS_SQL = "select customer_id, customer_name, email, phone from staging.stg_shop__customers"
+_PUSH_SQL = """
+select customer_id, 'app_push' as channel, push_token as address, registered_at as valid_from,
+       revoked_at as valid_to
+from staging.stg_shop__push_tokens
+union all
+select customer_id, 'web_push' as channel,
+       to_json({'endpoint': endpoint, 'keys': {'p256dh': p256dh, 'auth': auth_secret}})::varchar as address,
+       subscribed_at as valid_from, revoked_at as valid_to
+from staging.stg_shop__web_push_subscriptions
+"""
+_CONSENTS_SQL = """
+select customer_id, channel, purpose, is_granted, recorded_at, consent_source as source
+from staging.stg_shop__consents where recorded_at < ?
+"""
+_PURCHASES_SQL = """
+select distinct orders.customer_id, orders.ordered_at, products.category
+from staging.stg_shop__orders as orders
+join staging.stg_shop__order_items as items on items.order_id = orders.order_id
+join staging.stg_shop__products as products on products.product_id = items.product_id
+where orders.is_paid and orders.ordered_at < ?
+"""
+
+
+def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(PLAN_DDL)
+
+
+def read_send_lists(
+    con: duckdb.DuckDBPyConnection, first: date, last: date, campaign_ids: Iterable[str]
+) -> pd.DataFrame:
+    ids = list(campaign_ids)
+    if not ids:
+        return pd.DataFrame(columns=SEND_LIST_COLUMNS)
+    marks = ",".join("?" * len(ids))
+    frame = con.execute(
+        f"select {', '.join(SEND_LIST_COLUMNS)} from sends.send_lists"
+        f" where as_of_date between ? and ? and campaign_id in ({marks})"
+        " order by as_of_date, campaign_id, customer_id, channel_rank",
+        [first, last, *ids],
+    ).df()
+    frame["as_of_date"] = pd.to_datetime(frame["as_of_date"]).dt.date
+    return frame
+
+
+def _suppressions(ledger_path: Path) -> pd.DataFrame:
+    if not ledger_path.exists():
+        return pd.DataFrame(columns=["channel", "address_hash", "kind", "reason"])
+    with Ledger(ledger_path) as ledger:
+        rows = [(c, h, str(k), f"ledger {k}") for (c, h), k in ledger.suppressions().items()]
+    return pd.DataFrame(rows, columns=["channel", "address_hash", "kind", "reason"])
+
+
+def _sent_keys(ledger_path: Path, keys: list[str]) -> frozenset[str]:
+    if not ledger_path.exists() or not keys:
+        return frozenset()
+    with Ledger(ledger_path) as ledger:
+        return frozenset(k for k, s in ledger.states(keys).items() if s in _SENT_STATES)
+
+
+def load_inputs(
+    con: duckdb.DuckDBPyConnection,
+    first: date,
+    last: date,
+    send_list: pd.DataFrame,
+    ledger_path: Path,
+    config: PolicyConfig,
+) -> PolicyInputs:
+    """Everything the policy decides the window against, as of the end of its last day."""
+    cutoff = cutoff_of(last)
+    history = con.execute(
+        f"select {', '.join(HISTORY_COLUMNS)} from sends.planned_sends_rendered"
+        " where state = ? and as_of_date not between ? and ?",
+        [str(SendState.SCHEDULED), first, last],
+    ).df()
+    replanned = con.execute(
+        "select send_key, as_of_date from sends.planned_sends_rendered where as_of_date between ? and ?",
+        [first, last],
+    ).fetchall()
+    guard_history = con.execute(
+        "select campaign_id, as_of_date, eligible, guard_state from sends.campaign_days"
+        " where as_of_date < ? and as_of_date not between ? and ?",
+        [last, first, last],
+    ).df()
+    approvals = con.execute(
+        "select campaign_id, as_of_date, decision from sends.approvals where as_of_date between ? and ?", [first, last]
+    ).df()
+    known = dict(
+        con.execute(
+            "select days.day, count(customers.customer_id) from unnest(?::date[]) as days(day)"
+            " left join staging.stg_shop__customers as customers"
+            " on customers.signed_up_at is null or customers.signed_up_at < days.day + 1"
+            " group by days.day",
+            [days_between(first, last)],
+        ).fetchall()
+    )
+    purchases = (
+        con.execute(_PURCHASES_SQL, [cutoff]).df()
+        if config.existing_customer_exception.enabled
+        else pd.DataFrame(columns=["customer_id", "ordered_at", "category"])
+    )
+    keys = sorted(set(send_list["send_key"])) if len(send_list) else []
+    # A key the ledger sent for a day this window replans is that day's own message, not a repeat.
+    replanned_day = {k: pd.Timestamp(d).date() for k, d in replanned}
+    sent = {k: replanned_day.get(k) for k in _sent_keys(ledger_path, keys)}
+    return PolicyInputs(
+        contacts=con.execute(_CONTACTS_SQL).df(),
+        push_addresses=con.execute(_PUSH_SQL).df(),
+        consents=con.execute(_CONSENTS_SQL, [cutoff]).df(),
+        suppressions=_suppressions(ledger_path),
+        purchases=purchases,
+        history=history,
+        sent_keys=sent,
+        guard_history=guard_history,
+        approvals=approvals,
+        customers_known={pd.Timestamp(d).date(): int(n) for d, n in known.items()},
+    )
+
+
+def _replace(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, first: date, last: date) -> None:
+    con.execute(f"delete from sends.{table} where as_of_date between ? and ?", [first, last])
+    if len(frame):
+        con.register("_frame", frame)
+        con.execute(f"insert into sends.{table} by name select * from _frame")
+        con.unregister("_frame")
+
+
+def write_plan(con: duckdb.DuckDBPyConnection, first: date, last: date, result: PolicyResult) -> None:
+    """Replace the window's decisions, sends and campaign days in one transaction."""
+    now = datetime.now()
+    ensure_tables(con)
+    con.execute("begin")
+    _replace(con, "planned_sends_rendered", result.planned[PLANNED_COLUMNS].assign(planned_at=now), first, last)
+    _replace(con, "send_decisions_raw", result.decisions[DECISION_COLUMNS].assign(decided_at=now), first, last)
+    _replace(con, "campaign_days", result.campaign_days[CAMPAIGN_DAY_COLUMNS].assign(decided_at=now), first, last)
+    con.execute("commit")
+
+
+def record_approval(
+    con: duckdb.DuckDBPyConnection, campaign_id: str, day: date, decision: str, decided_by: str, note: str = ""
+) -> None:
+    """A person's answer to a held send list: `approved` lets it go on the next run, `rejected` drops it."""
+    if decision not in ("approved", "rejected"):
+        raise ValueError("decision is approved or rejected")
+    ensure_tables(con)
+    con.execute(
+        "insert or replace into sends.approvals values (?, ?, ?, ?, ?, ?)",
+        [campaign_id, day, decision, decided_by, note, datetime.now()],
+    )
+
+
+def data_of(value: str | None) -> Mapping[str, str]:
+    return json.loads(value) if value else {}

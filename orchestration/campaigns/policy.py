@@ -1,0 +1,792 @@
+"""The send policy, applied in one place, to all campaigns of a window together.
+
+Order (a candidate's recorded reason is the first step in this order that excludes it):
+
+1. consent      the channel has an address and the right consent for the purpose at the end of the day
+                (ad consent for ads; the existing-customer exception only if switched on and valid)
+2. suppression  the address is not on the ledger's suppression list (hard bounce, dead token, opt-out)
+   render       the copy can go on that channel (CP949, lengths); otherwise the next channel is tried
+3. night        an ad scheduled 21:00-08:00 without night consent is deferred to 08:00 or skipped
+4. frequency caps across all channels, counting what earlier days already planned
+5. collisions    one ad per customer per day: the higher priority wins; ties go to the lower campaign id
+6. control group (no advertising at all) and the campaign's holdout, both stable hashes of the customer
+7. already sent  nothing twice: a key planned on another day, or sent according to the ledger
+8. audience guard a campaign-day far above its recent size is held until a person approves it
+
+Steps 1-3 pick the channel (the plan's first channel that passes them). Steps 6-7 are evaluated before
+caps and collisions compete, so a held-out or already-sent message never takes a customer's daily slot
+from another campaign; the guard is decided on the would-be list before the competition for the same
+reason (a broken segment must not crowd out the others). Days are planned in order, each seeing what
+the previous ones planned.
+
+Pure functions over DataFrames: everything the policy needs arrives in `PolicyInputs`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from enum import StrEnum
+
+import pandas as pd
+
+from channels.ledger import SuppressionKind, address_hash
+from channels.masking import mask_address
+from channels.models import Channel, Purpose
+from orchestration.campaigns.config import UNCAPPED_CLASS, PolicyConfig
+from orchestration.campaigns.spec import CampaignSpec, NightRule
+
+
+class Step(StrEnum):
+    CONSENT = "consent"
+    SUPPRESSION = "suppression"
+    RENDER = "render"
+    NIGHT = "night"
+    FREQUENCY_CAP = "frequency_cap"
+    COLLISION = "collision"
+    CONTROL_GROUP = "control_group"
+    HOLDOUT = "holdout"
+    ALREADY_SENT = "already_sent"
+    AUDIENCE_GUARD = "audience_guard"
+    PLANNED = "planned"
+
+
+STEP_ORDER: tuple[Step, ...] = tuple(Step)
+
+
+class Reason(StrEnum):
+    NO_CONTACT = "no_contact"
+    NO_CONSENT = "no_consent"
+    SUPPRESSED = "suppressed"
+    UNRENDERABLE = "unrenderable"
+    NIGHT_SKIPPED = "night_skipped"
+    FREQUENCY_CAP = "frequency_cap"
+    COLLISION = "collision"
+    CONTROL_GROUP = "control_group"
+    HOLDOUT = "holdout"
+    ALREADY_SENT = "already_sent"
+    HELD_FOR_APPROVAL = "held_for_approval"
+    GUARD_REJECTED = "guard_rejected"
+
+
+# How far a channel got through steps 1-2 and rendering, for picking a candidate's reason.
+CHANNEL_REASON_ORDER: tuple[Reason, ...] = (
+    Reason.NO_CONTACT,
+    Reason.NO_CONSENT,
+    Reason.SUPPRESSED,
+    Reason.UNRENDERABLE,
+)
+
+
+class Decision(StrEnum):
+    PLANNED = "planned"
+    HELD = "held_for_approval"
+    EXCLUDED = "excluded"
+
+
+class SendState(StrEnum):
+    """A row of fct_planned_sends: delivery sends `scheduled` rows only."""
+
+    SCHEDULED = "scheduled"
+    HELD = "held_for_approval"
+
+
+class GuardState(StrEnum):
+    OK = "ok"
+    NO_HISTORY = "no_history"  # too few days to compare with; only the share rule applies
+    HELD = "held"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+CANDIDATE_COLUMNS = [
+    "campaign_id",
+    "step",
+    "customer_id",
+    "as_of_date",
+    "cycle",
+    "send_key",
+    "base_scheduled_at",
+    "advertised_category",
+]
+CHANNEL_COLUMNS = [
+    "channel",
+    "channel_rank",
+    "message_type",
+    "subject",
+    "body",
+    "data",
+    "content_bytes",
+    "render_error",
+    "render_warnings",
+]
+DECISION_COLUMNS = [
+    "campaign_id",
+    "step",
+    "customer_id",
+    "as_of_date",
+    "cycle",
+    "send_key",
+    "purpose",
+    "decision",
+    "policy_step",
+    "reason",
+    "detail",
+    "channel",
+    "scheduled_at",
+    "channels_considered",
+]
+PLANNED_COLUMNS = [
+    "send_key",
+    "campaign_id",
+    "step",
+    "customer_id",
+    "as_of_date",
+    "cycle",
+    "channel",
+    "message_type",
+    "purpose",
+    "priority",
+    "cap_class",
+    "address",
+    "subject",
+    "body",
+    "data",
+    "content_bytes",
+    "render_warnings",
+    "scheduled_at",
+    "cost_krw",
+    "state",
+]
+CAMPAIGN_DAY_COLUMNS = [
+    "campaign_id",
+    "as_of_date",
+    "audience_size",
+    "eligible",
+    "baseline",
+    "guard_limit",
+    "guard_state",
+    "planned",
+    "held",
+    "excluded",
+]
+HISTORY_COLUMNS = ["send_key", "campaign_id", "customer_id", "as_of_date", "scheduled_at", "purpose", "cap_class"]
+
+
+def _frame(columns: list[str]) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
+
+
+@dataclass(frozen=True)
+class PolicyInputs:
+    """The state of the world the policy decides against (all timestamps naive shop-local)."""
+
+    contacts: pd.DataFrame  # customer_id, email, phone
+    push_addresses: pd.DataFrame  # customer_id, channel (app_push|web_push), address, valid_from, valid_to
+    consents: pd.DataFrame  # customer_id, channel, purpose, is_granted, recorded_at, source
+    suppressions: pd.DataFrame  # channel, address_hash, kind, reason
+    purchases: pd.DataFrame  # customer_id, ordered_at, category (paid orders, for the exception)
+    history: pd.DataFrame  # HISTORY_COLUMNS: scheduled sends planned for days outside the window
+    # Keys the ledger has sent (or may have) -> the day the window's previous plan had them on, if any:
+    # a rerun of that day plans its own message again (delivery skips it), any other day may not.
+    sent_keys: Mapping[str, date | None] = field(default_factory=dict)
+    guard_history: pd.DataFrame = field(
+        default_factory=lambda: _frame(["campaign_id", "as_of_date", "eligible", "guard_state"])
+    )
+    approvals: pd.DataFrame = field(default_factory=lambda: _frame(["campaign_id", "as_of_date", "decision"]))
+    customers_known: Mapping[date, int] = field(default_factory=dict)
+
+    @staticmethod
+    def empty() -> PolicyInputs:
+        return PolicyInputs(
+            contacts=_frame(["customer_id", "email", "phone"]),
+            push_addresses=_frame(["customer_id", "channel", "address", "valid_from", "valid_to"]),
+            consents=_frame(["customer_id", "channel", "purpose", "is_granted", "recorded_at", "source"]),
+            suppressions=_frame(["channel", "address_hash", "kind", "reason"]),
+            purchases=_frame(["customer_id", "ordered_at", "category"]),
+            history=_frame(HISTORY_COLUMNS),
+        )
+
+
+@dataclass(frozen=True)
+class PolicyResult:
+    decisions: pd.DataFrame  # one row per candidate: DECISION_COLUMNS
+    planned: pd.DataFrame  # one row per planned or held send: PLANNED_COLUMNS
+    campaign_days: pd.DataFrame  # one row per campaign and day: CAMPAIGN_DAY_COLUMNS
+
+
+# -- small pure helpers --------------------------------------------------------------------------------
+
+
+def cutoff_of(day: date) -> datetime:
+    """Consent and addresses are taken at the end of the as-of day: a withdrawal that day always wins."""
+    return datetime.combine(day + timedelta(days=1), time())
+
+
+def unit_hash(text: str) -> float:
+    """A stable number in [0, 1) from text: the same customer lands in the same group on every run."""
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big") / 2**64
+
+
+def in_control_group(customer_id: str, config: PolicyConfig) -> bool:
+    return unit_hash(f"{config.control_group.salt}|{customer_id}") < config.control_group.share
+
+
+def in_holdout(campaign_id: str, customer_id: str, share: float) -> bool:
+    return share > 0 and unit_hash(f"holdout|{campaign_id}|{customer_id}") < share
+
+
+def is_night(moment: datetime, config: PolicyConfig) -> bool:
+    """[21:00, 08:00): 20:59 is day, 21:00 is night, 07:59 is night, 08:00 is day."""
+    start, end = config.night.start, config.night.end
+    clock = moment.time()
+    if start > end:
+        return clock >= start or clock < end
+    return start <= clock < end
+
+
+def next_morning(moment: datetime, config: PolicyConfig) -> datetime:
+    """The first end-of-night (08:00) at or after `moment`."""
+    same_day = datetime.combine(moment.date(), config.night.end)
+    return same_day if moment <= same_day else same_day + timedelta(days=1)
+
+
+def _fmt(moment: object) -> str:
+    if moment is None or (not isinstance(moment, str) and pd.isna(moment)):
+        return "-"
+    return pd.Timestamp(moment).strftime("%Y-%m-%d %H:%M")
+
+
+def add_months(day: datetime, months: int) -> datetime:
+    """Calendar months; the 31st (or 29 February) becomes the month's last day."""
+    return (pd.Timestamp(day) + pd.DateOffset(months=months)).to_pydatetime()
+
+
+# -- consent -------------------------------------------------------------------------------------------
+
+
+def consent_states(rows: pd.DataFrame, consents: pd.DataFrame, purpose: str) -> pd.DataFrame:
+    """For each row (customer_id, channel, cutoff): the latest consent change for `purpose` before cutoff.
+
+    Returns is_granted (True/False, or <NA> when there is no record), recorded_at and source, aligned
+    with `rows`. Two changes at the same instant: the withdrawal wins.
+    """
+    keyed = rows[["customer_id", "channel", "cutoff"]].reset_index(names="_row")
+    log = consents[consents["purpose"] == purpose][["customer_id", "channel", "is_granted", "recorded_at", "source"]]
+    merged = keyed.merge(log, on=["customer_id", "channel"], how="inner")
+    merged = merged[pd.to_datetime(merged["recorded_at"]) < pd.to_datetime(merged["cutoff"])]
+    merged = merged.assign(_granted_last=~merged["is_granted"].astype(bool)).sort_values(
+        ["_row", "recorded_at", "_granted_last"]
+    )
+    latest = merged.groupby("_row").tail(1).set_index("_row")
+    out = pd.DataFrame(index=keyed["_row"])
+    out["is_granted"] = latest["is_granted"].astype("boolean").reindex(out.index)
+    out["recorded_at"] = latest["recorded_at"].reindex(out.index)
+    out["source"] = latest["source"].reindex(out.index)
+    out.index = rows.index
+    return out
+
+
+def _consent_detail(purpose: str, granted: object, recorded_at: object, source: object) -> str:
+    label = {"ad": "ad consent", "info": "info consent", "night_ad": "night ad consent"}[purpose]
+    if pd.isna(granted):
+        return f"no {label} on record"
+    via = f" via {source}" if isinstance(source, str) and source else ""
+    verb = "given" if bool(granted) else "withdrawn"
+    return f"{label} {verb} {_fmt(recorded_at)}{via}"
+
+
+def existing_customer_exception(rows: pd.DataFrame, purchases: pd.DataFrame, config: PolicyConfig) -> pd.Series:
+    """시행령 제61조①: a paid order within `months` before the send, of the advertised category."""
+    rule = config.existing_customer_exception
+    out = pd.Series(False, index=rows.index)
+    if not rule.enabled or rows.empty or purchases.empty:
+        return out
+    keyed = rows[["customer_id", "cutoff", "base_scheduled_at", "advertised_category"]].reset_index(names="_row")
+    keyed = keyed[keyed["advertised_category"].notna()]
+    merged = keyed.merge(purchases, on="customer_id")
+    merged = merged[
+        (pd.to_datetime(merged["ordered_at"]) < pd.to_datetime(merged["cutoff"]))
+        & (merged["category"] == merged["advertised_category"])
+    ]
+    since = merged["base_scheduled_at"].map(lambda t: add_months(t, -rule.months))
+    ok = merged[pd.to_datetime(merged["ordered_at"]) >= pd.to_datetime(since)]
+    out.loc[ok["_row"].unique()] = True
+    return out
+
+
+# -- channel verdicts (steps 1, 2 and render) ----------------------------------------------------------
+
+
+def resolve_addresses(rows: pd.DataFrame, inputs: PolicyInputs) -> pd.Series:
+    """The address of each (customer, channel) row at the end of its day; None when there is none."""
+    contacts = inputs.contacts.set_index("customer_id")
+    email = rows["customer_id"].map(contacts["email"]) if len(contacts) else pd.Series(None, index=rows.index)
+    phone = rows["customer_id"].map(contacts["phone"]) if len(contacts) else pd.Series(None, index=rows.index)
+    out = pd.Series(None, index=rows.index, dtype="object")
+    out[rows["channel"] == Channel.EMAIL] = email[rows["channel"] == Channel.EMAIL]
+    is_phone = rows["channel"].isin([Channel.SMS, Channel.KAKAO])
+    out[is_phone] = phone[is_phone]
+    push = inputs.push_addresses
+    is_push = rows["channel"].isin([Channel.APP_PUSH, Channel.WEB_PUSH])
+    if is_push.any() and len(push):
+        keyed = rows[is_push][["customer_id", "channel", "cutoff"]].reset_index(names="_row")
+        merged = keyed.merge(push, on=["customer_id", "channel"])
+        cutoff = pd.to_datetime(merged["cutoff"])
+        valid_to = pd.to_datetime(merged["valid_to"])
+        live = merged[(pd.to_datetime(merged["valid_from"]) < cutoff) & (valid_to.isna() | (valid_to >= cutoff))]
+        latest = live.sort_values(["_row", "valid_from"]).groupby("_row").tail(1).set_index("_row")["address"]
+        out.loc[latest.index] = latest.values
+    return out.where(out.notna() & (out.astype(str).str.len() > 0), None)
+
+
+def channel_verdicts(
+    rows: pd.DataFrame, inputs: PolicyInputs, specs: Mapping[str, CampaignSpec], config: PolicyConfig
+) -> pd.DataFrame:
+    """Per (candidate, channel): passes steps 1, 2 and render, or the first of them it fails and why."""
+    rows = rows.reset_index(drop=True)
+    rows["cutoff"] = rows["as_of_date"].map(cutoff_of)
+    rows["address"] = resolve_addresses(rows, inputs)
+    purpose = rows["campaign_id"].map(lambda c: str(specs[c].purpose))
+    required = rows["campaign_id"].map(lambda c: specs[c].legally_required)
+    ad = consent_states(rows, inputs.consents, "ad")
+    info = consent_states(rows, inputs.consents, "info")
+    exception = existing_customer_exception(rows, inputs.purchases, config)
+    suppressed = {
+        (str(c), str(h)): (SuppressionKind(k), r)
+        for c, h, k, r in inputs.suppressions[["channel", "address_hash", "kind", "reason"]].itertuples(index=False)
+    }
+
+    steps, reasons, details = [], [], []
+    for i, row in enumerate(rows.itertuples(index=False)):
+        channel = str(row.channel)
+        if row.address is None:
+            steps.append(Step.CONSENT)
+            reasons.append(Reason.NO_CONTACT)
+            details.append(f"{channel}: no address")
+            continue
+        if purpose.iat[i] == Purpose.AD:
+            granted, at, source = ad["is_granted"].iat[i], ad["recorded_at"].iat[i], ad["source"].iat[i]
+            consent_text = _consent_detail("ad", granted, at, source)
+            ok = (not pd.isna(granted) and bool(granted)) or (pd.isna(granted) and bool(exception.iat[i]))
+            if ok and pd.isna(granted):
+                consent_text = "no ad consent, but the existing-customer exception applies (제61조①)"
+        else:
+            granted, at, source = info["is_granted"].iat[i], info["recorded_at"].iat[i], info["source"].iat[i]
+            consent_text = _consent_detail("info", granted, at, source)
+            # A notice the law requires goes unless refused on this channel; other info needs a yes.
+            ok = (pd.isna(granted) or bool(granted)) if required.iat[i] else (not pd.isna(granted) and bool(granted))
+        if not ok:
+            steps.append(Step.CONSENT)
+            reasons.append(Reason.NO_CONSENT)
+            details.append(f"{channel}: {consent_text}")
+            continue
+        hit = suppressed.get((channel, address_hash(str(row.address))))
+        if hit is not None and (hit[0] is SuppressionKind.PERMANENT or purpose.iat[i] == Purpose.AD):
+            steps.append(Step.SUPPRESSION)
+            reasons.append(Reason.SUPPRESSED)
+            details.append(f"{channel}: address suppressed ({hit[0]}: {hit[1]})")
+            continue
+        if isinstance(row.render_error, str) and row.render_error:
+            steps.append(Step.RENDER)
+            reasons.append(Reason.UNRENDERABLE)
+            details.append(f"{channel}: {row.render_error}")
+            continue
+        steps.append(None)
+        reasons.append(None)
+        details.append(f"{channel}: {consent_text}")
+    rows["verdict_step"] = steps
+    rows["verdict_reason"] = reasons
+    rows["verdict_detail"] = details
+    return rows
+
+
+def pick_channels(verdicts: pd.DataFrame) -> pd.DataFrame:
+    """One row per candidate: the first channel of the plan that passed, else the furthest-got failure."""
+    key = ["campaign_id", "customer_id", "as_of_date"]
+    ordered = verdicts.sort_values([*key, "channel_rank"])
+    considered = ordered.groupby(key, sort=False)["verdict_detail"].agg("; ".join).rename("channels_considered")
+    passing = ordered[ordered["verdict_step"].isna()].groupby(key, sort=False).head(1)
+    failing = ordered[~ordered.set_index(key).index.isin(passing.set_index(key).index)].copy()
+    failing["_rank"] = failing["verdict_reason"].map(CHANNEL_REASON_ORDER.index)
+    # The candidate's reason: the failure of the channel that got furthest (e.g. suppressed beats no consent,
+    # no consent beats no address).
+    worst = failing.sort_values([*key, "_rank", "channel_rank"]).groupby(key, sort=False).tail(1)
+    picked = pd.concat([passing, worst.drop(columns="_rank")], ignore_index=True)
+    picked = picked.merge(considered.reset_index(), on=key)
+    picked["excluded_step"] = picked["verdict_step"]
+    picked["excluded_reason"] = picked["verdict_reason"]
+    picked["excluded_detail"] = picked["channels_considered"].where(picked["verdict_step"].notna(), None)
+    picked.loc[picked["verdict_step"].notna(), ["channel", "address"]] = None
+    return picked
+
+
+# -- step 3: night --------------------------------------------------------------------------------------
+
+
+def apply_night_rule(
+    cands: pd.DataFrame, inputs: PolicyInputs, specs: Mapping[str, CampaignSpec], config: PolicyConfig
+) -> pd.DataFrame:
+    """Ads scheduled at night without night consent on their channel: deferred to 08:00 or skipped."""
+    cands = cands.copy()
+    cands["scheduled_at"] = cands["base_scheduled_at"]
+    cands["night_note"] = None
+    alive = cands["excluded_step"].isna()
+    is_ad = cands["campaign_id"].map(lambda c: specs[c].purpose is Purpose.AD)
+    exempt = cands["channel"].isin([str(c) for c in config.night.exempt_channels])
+    at_night = cands["base_scheduled_at"].map(lambda t: is_night(pd.Timestamp(t).to_pydatetime(), config))
+    todo = cands[alive & is_ad & ~exempt & at_night]
+    if todo.empty:
+        return cands
+    night = consent_states(todo.assign(cutoff=todo["as_of_date"].map(cutoff_of)), inputs.consents, "night_ad")
+    for idx in todo.index:
+        granted = night.at[idx, "is_granted"]
+        if not pd.isna(granted) and bool(granted):
+            cands.at[idx, "night_note"] = (
+                f"night send allowed: night ad consent given {_fmt(night.at[idx, 'recorded_at'])}"
+            )
+            continue
+        spec = specs[cands.at[idx, "campaign_id"]]
+        planned_at = pd.Timestamp(cands.at[idx, "base_scheduled_at"]).to_pydatetime()
+        why = f"scheduled {_fmt(planned_at)} is in the night window and {cands.at[idx, 'channel']} has " + (
+            _consent_detail("night_ad", granted, night.at[idx, "recorded_at"], night.at[idx, "source"])
+        )
+        if spec.night is NightRule.SKIP:
+            cands.at[idx, "excluded_step"] = Step.NIGHT
+            cands.at[idx, "excluded_reason"] = Reason.NIGHT_SKIPPED
+            cands.at[idx, "excluded_detail"] = f"{why}; the campaign skips night sends"
+        else:
+            morning = next_morning(planned_at, config)
+            cands.at[idx, "scheduled_at"] = pd.Timestamp(morning)
+            cands.at[idx, "night_note"] = f"deferred to {_fmt(morning)}: {why}"
+    return cands
+
+
+# -- steps 4 and 5: caps and collisions -----------------------------------------------------------------
+
+
+@dataclass
+class AdCalendar:
+    """Each customer's planned ads by scheduled day and cap class, growing as days are planned."""
+
+    days: dict[str, list[tuple[date, str, str]]] = field(default_factory=lambda: defaultdict(list))
+
+    def add(self, customer_id: str, day: date, cap_class: str, campaign_id: str) -> None:
+        self.days[customer_id].append((day, cap_class, campaign_id))
+
+    def worst_window(self, customer_id: str, day: date, classes: frozenset[str], window: int) -> int:
+        """The fullest `window`-day span containing `day`: what one more ad on `day` would be measured by."""
+        dates = [d for d, c, _ in self.days.get(customer_id, ()) if c in classes]
+        if not dates:
+            return 0
+        return max(
+            sum(1 for d in dates if start <= d <= start + timedelta(days=window - 1))
+            for start in (day - timedelta(days=k) for k in range(window))
+        )
+
+
+def cap_breach(calendar: AdCalendar, customer_id: str, day: date, cap_class: str, config: PolicyConfig) -> str | None:
+    """The first frequency cap one more ad of `cap_class` on `day` would break, described; else None."""
+    for cap in config.frequency_caps:
+        if cap_class not in cap.classes:
+            continue
+        count = calendar.worst_window(customer_id, day, cap.classes, cap.window_days)
+        if count >= cap.max:
+            return f"{cap.name}: {count} ad(s) already planned within {cap.window_days} day(s), max {cap.max}"
+    return None
+
+
+def caps_and_collisions(
+    cands: pd.DataFrame, calendar: AdCalendar, specs: Mapping[str, CampaignSpec], config: PolicyConfig
+) -> pd.DataFrame:
+    """Steps 4-5 for one as-of day's surviving ads, in priority order; the calendar learns the winners.
+
+    Against what earlier days and runs planned, a breach is a frequency cap; against a higher-priority
+    ad planned for the same customer and day in this round, it is a collision (the winner is named).
+    """
+    cands = cands.copy()
+    if cands.empty:
+        return cands
+    cands["_priority"] = cands["campaign_id"].map(lambda c: specs[c].priority)
+    cands["_day"] = cands["scheduled_at"].map(lambda t: pd.Timestamp(t).date())
+    order = cands.sort_values(
+        ["_priority", "campaign_id", "scheduled_at", "send_key"], ascending=[False, True, True, True]
+    )
+    before = AdCalendar(defaultdict(list, {k: list(v) for k, v in calendar.days.items()}))
+    winners: dict[tuple[str, date], list[str]] = defaultdict(list)
+    for idx, row in order.iterrows():
+        spec = specs[row["campaign_id"]]
+        breach = cap_breach(before, row["customer_id"], row["_day"], spec.frequency_cap_class, config)
+        if breach:
+            cands.loc[idx, ["excluded_step", "excluded_reason", "excluded_detail"]] = [
+                Step.FREQUENCY_CAP,
+                Reason.FREQUENCY_CAP,
+                breach,
+            ]
+            continue
+        breach = cap_breach(calendar, row["customer_id"], row["_day"], spec.frequency_cap_class, config)
+        if breach:
+            won = ", ".join(winners[(row["customer_id"], row["_day"])]) or "another ad"
+            cands.loc[idx, ["excluded_step", "excluded_reason", "excluded_detail"]] = [
+                Step.COLLISION,
+                Reason.COLLISION,
+                f"lost to {won} on {row['_day']}: {breach}; this campaign's priority is {spec.priority}"
+                " (equal priority goes to the lower campaign id)",
+            ]
+            continue
+        calendar.add(row["customer_id"], row["_day"], spec.frequency_cap_class, row["campaign_id"])
+        winners[(row["customer_id"], row["_day"])].append(f"{row['campaign_id']} (priority {spec.priority})")
+    return cands.drop(columns=["_priority", "_day"])
+
+
+# -- step 8: the audience guard -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GuardVerdict:
+    state: GuardState
+    baseline: float | None
+    limit: float | None
+    detail: str
+
+
+def audience_guard(
+    campaign: CampaignSpec,
+    day: date,
+    eligible: int,
+    history: pd.DataFrame,
+    customers_known: int,
+    approval: str | None,
+    config: PolicyConfig,
+) -> GuardVerdict:
+    """Hold a send list that jumps far beyond its recent size, or reaches too much of the customer base.
+
+    `history` holds earlier days' eligible counts of this campaign (held and rejected days excluded).
+    """
+    g = config.guard
+    factor = campaign.guard.factor or g.factor
+    min_count = campaign.guard.min_count if campaign.guard.min_count is not None else g.min_count
+    max_share = campaign.guard.max_share or g.max_share
+    recent = history[(history["as_of_date"] < day) & (history["as_of_date"] >= day - timedelta(days=g.lookback_days))]
+    baseline = float(recent["eligible"].median()) if len(recent) >= g.min_history_days else None
+    share_limit = max_share * customers_known if customers_known else None
+    reasons = []
+    if baseline is not None and eligible > max(min_count, factor * baseline):
+        reasons.append(f"{eligible} is more than {factor:g} x the median {baseline:g} of the last {len(recent)} days")
+    if share_limit is not None and eligible > max(min_count, share_limit):
+        reasons.append(f"{eligible} is more than {max_share:.0%} of the {customers_known} customers")
+    limit = max(min_count, factor * baseline) if baseline is not None else None
+    if not reasons:
+        state = GuardState.OK if baseline is not None else GuardState.NO_HISTORY
+        return GuardVerdict(state, baseline, limit, f"{eligible} within the guard")
+    why = "; ".join(reasons)
+    if approval == "approved":
+        return GuardVerdict(GuardState.APPROVED, baseline, limit, f"{why}; approved by a person")
+    if approval == "rejected":
+        return GuardVerdict(GuardState.REJECTED, baseline, limit, f"{why}; rejected by a person")
+    how = f"approve with `dangol approve --campaign {campaign.id} --date {day}` (or --reject), then rerun the day"
+    return GuardVerdict(GuardState.HELD, baseline, limit, f"{why}: held for approval; {how}")
+
+
+# -- the whole policy ----------------------------------------------------------------------------------
+
+
+def plan(
+    send_list: pd.DataFrame,
+    inputs: PolicyInputs,
+    specs: Mapping[str, CampaignSpec],
+    config: PolicyConfig,
+) -> PolicyResult:
+    """Decide every candidate of the window: planned, held for approval, or excluded with its reason."""
+    if send_list.empty:
+        return PolicyResult(_frame(DECISION_COLUMNS), _frame(PLANNED_COLUMNS), _frame(CAMPAIGN_DAY_COLUMNS))
+    verdicts = channel_verdicts(send_list, inputs, specs, config)
+    cands = apply_night_rule(pick_channels(verdicts), inputs, specs, config)
+    cands["purpose"] = cands["campaign_id"].map(lambda c: str(specs[c].purpose))
+    is_ad = cands["purpose"] == Purpose.AD
+
+    # Steps 6 and 7's per-customer facts do not depend on other candidates: evaluate them up front.
+    control = is_ad & cands["customer_id"].map(lambda c: in_control_group(c, config))
+    holdout = pd.Series(
+        [
+            in_holdout(c, k, specs[c].holdout_share)
+            for c, k in zip(cands["campaign_id"], cands["customer_id"], strict=True)
+        ],
+        index=cands.index,
+    )
+    history = inputs.history
+    planned_before = dict(zip(history["send_key"], pd.to_datetime(history["as_of_date"]).dt.date, strict=True))
+
+    calendar = AdCalendar()
+    for row in history.itertuples(index=False):
+        if row.purpose == Purpose.AD and row.cap_class != UNCAPPED_CLASS:
+            calendar.add(row.customer_id, pd.Timestamp(row.scheduled_at).date(), row.cap_class, row.campaign_id)
+    guard_history = inputs.guard_history
+    guard_history = guard_history[~guard_history["guard_state"].isin([GuardState.HELD, GuardState.REJECTED])][
+        ["campaign_id", "as_of_date", "eligible"]
+    ].copy()
+    guard_history["as_of_date"] = pd.to_datetime(guard_history["as_of_date"]).dt.date
+    approvals = {
+        (r.campaign_id, pd.Timestamp(r.as_of_date).date()): r.decision for r in inputs.approvals.itertuples(index=False)
+    }
+
+    cands["state_note"] = None
+    campaign_days = []
+    done = []
+    for day in sorted(cands["as_of_date"].unique()):
+        today = cands[cands["as_of_date"] == day].copy()
+        alive = today["excluded_step"].isna()
+        # Step 6: the global control group (ads only), then the campaign's holdout.
+        for mask, step, reason, detail in (
+            (
+                alive & control.loc[today.index],
+                Step.CONTROL_GROUP,
+                Reason.CONTROL_GROUP,
+                f"in the global control group ({config.control_group.share:.0%} of customers get no ads)",
+            ),
+            (alive & holdout.loc[today.index], Step.HOLDOUT, Reason.HOLDOUT, "in this campaign's holdout"),
+        ):
+            mask = mask & today["excluded_step"].isna()
+            today.loc[mask, ["excluded_step", "excluded_reason", "excluded_detail"]] = [step, reason, detail]
+        # Step 7: nothing twice.
+        for idx in today.index[today["excluded_step"].isna()]:
+            key = today.at[idx, "send_key"]
+            earlier = planned_before.get(key)
+            if earlier is not None and earlier != day:
+                today.loc[idx, ["excluded_step", "excluded_reason", "excluded_detail"]] = [
+                    Step.ALREADY_SENT,
+                    Reason.ALREADY_SENT,
+                    f"this message (cycle {today.at[idx, 'cycle']}) was already planned on {earlier}",
+                ]
+            elif earlier is None and key in inputs.sent_keys and inputs.sent_keys[key] != day:
+                today.loc[idx, ["excluded_step", "excluded_reason", "excluded_detail"]] = [
+                    Step.ALREADY_SENT,
+                    Reason.ALREADY_SENT,
+                    f"the delivery ledger already has this message (cycle {today.at[idx, 'cycle']})",
+                ]
+        # Step 8 (decided before the competition): the audience guard per campaign.
+        for campaign_id, group in today.groupby("campaign_id"):
+            spec = specs[campaign_id]
+            eligible = int(group["excluded_step"].isna().sum())
+            verdict = audience_guard(
+                spec,
+                day,
+                eligible,
+                guard_history[guard_history["campaign_id"] == campaign_id],
+                int(inputs.customers_known.get(day, 0)),
+                approvals.get((campaign_id, day)),
+                config,
+            )
+            survivors = group.index[group["excluded_step"].isna()]
+            if verdict.state is GuardState.HELD:
+                today.loc[survivors, "state_note"] = verdict.detail
+            elif verdict.state is GuardState.REJECTED:
+                today.loc[survivors, ["excluded_step", "excluded_reason", "excluded_detail"]] = [
+                    Step.AUDIENCE_GUARD,
+                    Reason.GUARD_REJECTED,
+                    verdict.detail,
+                ]
+            else:
+                guard_history = pd.concat(
+                    [
+                        guard_history,
+                        pd.DataFrame([{"campaign_id": campaign_id, "as_of_date": day, "eligible": eligible}]),
+                    ],
+                    ignore_index=True,
+                )
+            campaign_days.append(
+                {
+                    "campaign_id": campaign_id,
+                    "as_of_date": day,
+                    "audience_size": len(group),
+                    "eligible": eligible,
+                    "baseline": verdict.baseline,
+                    "guard_limit": verdict.limit,
+                    "guard_state": str(verdict.state),
+                }
+            )
+        # Steps 4-5 among the ads still competing (held campaigns do not compete).
+        competing = today["excluded_step"].isna() & today["state_note"].isna() & (today["purpose"] == Purpose.AD)
+        competing &= today["campaign_id"].map(lambda c: specs[c].frequency_cap_class != UNCAPPED_CLASS)
+        contested = caps_and_collisions(today[competing], calendar, specs, config)
+        verdict_columns = ["excluded_step", "excluded_reason", "excluded_detail"]
+        today.loc[contested.index, verdict_columns] = contested[verdict_columns]
+        for idx in today.index[today["excluded_step"].isna() & today["state_note"].isna()]:
+            planned_before[today.at[idx, "send_key"]] = day
+        done.append(today)
+
+    decided = pd.concat(done)
+    return _results(decided, verdicts, specs, config, pd.DataFrame(campaign_days))
+
+
+def _results(
+    decided: pd.DataFrame,
+    verdicts: pd.DataFrame,
+    specs: Mapping[str, CampaignSpec],
+    config: PolicyConfig,
+    campaign_days: pd.DataFrame,
+) -> PolicyResult:
+    held = decided["excluded_step"].isna() & decided["state_note"].notna()
+    planned = decided["excluded_step"].isna() & ~held
+    decided = decided.assign(
+        decision=[
+            Decision.HELD if h else Decision.PLANNED if p else Decision.EXCLUDED
+            for h, p in zip(held, planned, strict=True)
+        ],
+        policy_step=decided["excluded_step"].where(~(held | planned), None),
+        reason=decided["excluded_reason"].where(~(held | planned), None),
+    )
+    decided.loc[held, "policy_step"] = Step.AUDIENCE_GUARD
+    decided.loc[held, "reason"] = Reason.HELD_FOR_APPROVAL
+    decided.loc[planned, "policy_step"] = Step.PLANNED
+
+    def planned_detail(row: pd.Series) -> str:
+        parts = [f"{row['channel']} to {mask_address(row['channel'], row['address'])} at {_fmt(row['scheduled_at'])}"]
+        consent = next(
+            (p for p in str(row["channels_considered"]).split("; ") if p.startswith(f"{row['channel']}:")), None
+        )
+        if consent:
+            parts.append(consent.split(": ", 1)[1])
+        if isinstance(row["night_note"], str):
+            parts.append(row["night_note"])
+        return "; ".join(parts)
+
+    details = []
+    for _, row in decided.iterrows():
+        if row["decision"] == Decision.EXCLUDED:
+            details.append(row["excluded_detail"])
+        elif row["decision"] == Decision.HELD:
+            details.append(f"{planned_detail(row)}; {row['state_note']}")
+        else:
+            details.append(planned_detail(row))
+    decided["detail"] = details
+    decided["scheduled_at"] = decided["scheduled_at"].where(decided["decision"] != Decision.EXCLUDED, None)
+    decisions = (
+        decided[DECISION_COLUMNS].sort_values(["as_of_date", "campaign_id", "customer_id"]).reset_index(drop=True)
+    )
+    decisions = decisions.astype(object).where(decisions.notna(), None)
+
+    sends = decided[decided["decision"] != Decision.EXCLUDED].copy()
+    sends["priority"] = sends["campaign_id"].map(lambda c: specs[c].priority)
+    sends["cap_class"] = sends["campaign_id"].map(lambda c: specs[c].frequency_cap_class)
+    sends["cost_krw"] = sends["message_type"].map(lambda t: float(config.prices_krw[t]))
+    sends["state"] = sends["decision"].map(
+        lambda d: str(SendState.HELD) if d == Decision.HELD else str(SendState.SCHEDULED)
+    )
+    planned_sends = (
+        sends[PLANNED_COLUMNS].sort_values(["as_of_date", "scheduled_at", "send_key"]).reset_index(drop=True)
+    )
+
+    counts = decisions.groupby(["campaign_id", "as_of_date", "decision"]).size().unstack(fill_value=0)
+    days = campaign_days.set_index(["campaign_id", "as_of_date"])
+    for column, decision in (("planned", Decision.PLANNED), ("held", Decision.HELD), ("excluded", Decision.EXCLUDED)):
+        days[column] = counts[decision].reindex(days.index, fill_value=0) if decision in counts else 0
+    return PolicyResult(decisions, planned_sends, days.reset_index()[CAMPAIGN_DAY_COLUMNS])
+
+
+def data_json(data: Mapping[str, str]) -> str:
+    return json.dumps(dict(data), ensure_ascii=False, sort_keys=True)

@@ -1,0 +1,61 @@
+"""Blocking asset checks on fct_planned_sends: delivery waits for them and does not run if one fails.
+
+They read the warehouse for the run's window (never the partitioned asset as an input, which would load
+every partition) and run the great-expectations rules of orchestration/campaigns/checks.py.
+"""
+
+import dagster as dg
+
+from orchestration.campaigns.checks import RULE_DESCRIPTIONS, Rule, prepare, read_window, validate
+from orchestration.campaigns.config import load_policy
+from orchestration.campaigns.legal import Sender
+from orchestration.campaigns.spec import load_campaigns
+from orchestration.lib.partitions import window_days
+from orchestration.lib.resources import WarehouseResource
+
+PLANNED_SENDS_KEY = dg.AssetKey(["sends", "fct_planned_sends"])
+
+
+@dg.multi_asset_check(
+    specs=[
+        dg.AssetCheckSpec(str(rule), asset=PLANNED_SENDS_KEY, blocking=True, description=RULE_DESCRIPTIONS[rule])
+        for rule in Rule
+    ],
+    can_subset=True,
+)
+def planned_sends_checks(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
+    first, last = window_days(context)
+    with warehouse.read() as con:
+        sends = read_window(con, first, last)
+    specs = {s.id: s for s in load_campaigns()}
+    frame = prepare(sends, specs, load_policy(), Sender.from_env().name)
+    results = validate(frame)
+    selected = {key.name for key in context.selected_asset_check_keys}
+    for rule, result in results.items():
+        if str(rule) not in selected:
+            continue
+        metadata = {
+            "window": f"{first} .. {last}",
+            "rows_checked": len(frame),
+            "failing_rows": result.failing_rows,
+            "failing_by_expectation": dg.MetadataValue.json(result.by_expectation),
+        }
+        if result.examples:
+            metadata["examples_masked"] = dg.MetadataValue.json(result.examples)
+        if rule is Rule.AUDIENCE_GUARD and not result.passed:
+            waiting = frame[frame["state"] != "scheduled"]
+            held = sorted(
+                {(c, str(d)[:10]) for c, d in zip(waiting["campaign_id"], waiting["as_of_date"], strict=True)}
+            )
+            metadata["how_to_release"] = dg.MetadataValue.md(
+                "\n".join(
+                    f"- `dangol approve --campaign {c} --date {d}` (or `--reject`), then rerun {d}" for c, d in held
+                )
+            )
+        yield dg.AssetCheckResult(
+            check_name=str(rule),
+            asset_key=PLANNED_SENDS_KEY,
+            passed=result.passed,
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata=metadata,
+        )

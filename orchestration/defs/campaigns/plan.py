@@ -1,0 +1,150 @@
+"""The send policy over all campaigns of the window at once (caps and collisions need all of them)."""
+
+import re
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+from pydantic import Field
+
+from channels.masking import mask_address, mask_name, mask_text
+from orchestration.campaigns.config import check_campaigns, load_policy
+from orchestration.campaigns.planning import ensure_tables, load_inputs, read_send_lists, record_approval, write_plan
+from orchestration.campaigns.policy import Decision, PolicyResult, plan
+from orchestration.campaigns.spec import load_campaigns
+from orchestration.defs.campaigns.send_lists import send_list_key
+from orchestration.lib.partitions import daily_partitions, days_between, window_backfill, window_days
+from orchestration.lib.resources import ChannelsResource, WarehouseResource
+
+PLANNED_RENDERED_KEY = dg.AssetKey(["sends", "planned_sends_rendered"])
+DECISIONS_RAW_KEY = dg.AssetKey(["sends", "send_decisions_raw"])
+_STAGING = ["stg_shop__customers", "stg_shop__consents", "stg_shop__push_tokens", "stg_shop__web_push_subscriptions"]
+_GREETING = re.compile(r"([가-힣A-Za-z]{1,12})(님)")
+
+
+class PlanConfig(dg.Config):
+    """Answers to held send lists, from the launchpad: campaign ids approved or rejected for the window."""
+
+    approve: list[str] = Field(default_factory=list)
+    reject: list[str] = Field(default_factory=list)
+    decided_by: str = "dagster-ui"
+
+
+def masked_preview(text: str | None, name: str | None, limit: int = 120) -> str:
+    """A message as a marketer may see it in the UI: no name, address or token in clear."""
+    if not text:
+        return ""
+    if name:
+        text = text.replace(name, mask_name(name))
+    text = _GREETING.sub(lambda m: mask_name(m.group(1)) + m.group(2), text)
+    text = mask_text(text).replace("\n", " ⏎ ")
+    return text[:limit] + ("…" if len(text) > limit else "")
+
+
+def plan_metadata(result: PolicyResult, names: pd.Series, first: object, last: object) -> dict[str, object]:
+    decisions, planned = result.decisions, result.planned
+    scheduled = planned[planned["state"] == "scheduled"]
+    excluded = decisions[decisions["decision"] == Decision.EXCLUDED]
+    by_campaign = (
+        decisions.groupby(["campaign_id", "decision"]).size().unstack(fill_value=0)
+        if len(decisions)
+        else pd.DataFrame()
+    )
+    by_campaign_md = by_campaign.reset_index().to_markdown(index=False) if len(by_campaign) else "no candidates"
+    previews = []
+    for campaign_id, group in scheduled.groupby("campaign_id"):
+        for row in group.head(2).itertuples(index=False):
+            name = names.get(row.customer_id)
+            previews.append(
+                {
+                    "campaign": campaign_id,
+                    "channel": f"{row.channel} ({row.message_type})",
+                    "to": mask_address(row.channel, row.address),
+                    "at": f"{row.scheduled_at:%Y-%m-%d %H:%M}",
+                    "subject": masked_preview(row.subject, name, 40),
+                    "body": masked_preview(row.body, name),
+                }
+            )
+    guard = result.campaign_days[result.campaign_days["guard_state"].isin(["held", "approved", "rejected"])]
+    return {
+        "window": f"{first} .. {last}",
+        "audience_size": len(decisions),
+        "audience_by_campaign": dg.MetadataValue.json(
+            {str(k): int(v) for k, v in decisions.groupby("campaign_id").size().items()}
+        ),
+        "scheduled": len(scheduled),
+        "held_for_approval": int((planned["state"] == "held_for_approval").sum()),
+        "by_channel": dg.MetadataValue.json(
+            {str(k): int(v) for k, v in scheduled.groupby("message_type").size().items()}
+        ),
+        "by_exclusion_reason": dg.MetadataValue.json(
+            {str(k): int(v) for k, v in excluded.groupby("reason").size().sort_values(ascending=False).items()}
+        ),
+        "by_campaign_and_decision": dg.MetadataValue.md(by_campaign_md),
+        "estimated_cost_krw": float(scheduled["cost_krw"].sum()),
+        "audience_guard": dg.MetadataValue.md(
+            guard[["campaign_id", "as_of_date", "eligible", "baseline", "guard_state"]].to_markdown(index=False)
+            if len(guard)
+            else "every send list within its guard"
+        ),
+        "preview": dg.MetadataValue.md(pd.DataFrame(previews).to_markdown(index=False) if previews else "none"),
+    }
+
+
+_specs = load_campaigns()
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            PLANNED_RENDERED_KEY,
+            deps=[send_list_key(s.id) for s in _specs] + [dg.AssetKey(["staging", t]) for t in _STAGING],
+            description="Every send the policy planned (or held for approval), rendered with its legal form,"
+            " channel, time, cost and idempotency key. Read through fct_planned_sends.",
+            kinds={"python", "duckdb"},
+        ),
+        dg.AssetSpec(
+            DECISIONS_RAW_KEY,
+            deps=[send_list_key(s.id) for s in _specs],
+            description="Every customer considered by every campaign, and why they were or were not included."
+            " Read through fct_send_decisions.",
+            kinds={"python", "duckdb"},
+        ),
+    ],
+    group_name="campaigns",
+    partitions_def=daily_partitions,
+    backfill_policy=window_backfill,
+    pool="warehouse",
+)
+def send_plan(
+    context: dg.AssetExecutionContext, config: PlanConfig, warehouse: WarehouseResource, channels: ChannelsResource
+):
+    """Consent -> suppression -> night -> caps -> collisions -> control/holdout -> already sent -> guard."""
+    first, last = window_days(context)
+    specs = {s.id: s for s in load_campaigns()}
+    policy = load_policy()
+    check_campaigns(list(specs.values()), policy)
+    with warehouse.write() as con:
+        ensure_tables(con)
+        for decision, ids in (("approved", config.approve), ("rejected", config.reject)):
+            for campaign_id in ids:
+                if campaign_id not in specs:
+                    raise dg.Failure(f"no campaign {campaign_id!r} to {decision[:-1]}")
+                for day in days_between(first, last):
+                    record_approval(con, campaign_id, day, decision, config.decided_by)
+        send_list = read_send_lists(con, first, last, specs)
+        inputs = load_inputs(con, first, last, send_list, Path(channels.ledger_path), policy)
+        result = plan(send_list, inputs, specs, policy)
+        write_plan(con, first, last, result)
+    names = inputs.contacts.set_index("customer_id")["customer_name"]
+    metadata = plan_metadata(result, names, first, last)
+    held = result.campaign_days[result.campaign_days["guard_state"] == "held"]
+    for row in held.itertuples(index=False):
+        context.log.warning(
+            f"{row.campaign_id} on {row.as_of_date}: {row.eligible} sends held for approval (baseline {row.baseline})"
+        )
+    yield dg.MaterializeResult(asset_key=PLANNED_RENDERED_KEY, metadata=metadata)
+    yield dg.MaterializeResult(
+        asset_key=DECISIONS_RAW_KEY,
+        metadata={"decisions": len(result.decisions), "by_exclusion_reason": metadata["by_exclusion_reason"]},
+    )

@@ -2,12 +2,15 @@
 
 The loop, per adapter:
 
-1. plan every message in the ledger (a key already there keeps its state);
-2. sort them: `planned`/`retry` are sent; `claimed` rows left by a killed run are re-sent in their
+1. read the ledger's state of every key (a key it has never seen is planned; its row is written with
+   its claim's answer, so a large campaign's first request does not wait for the whole plan);
+2. sort them: `planned`/`retry` are sent; `claimed` keys left by a killed run are re-sent in their
    original batch (same batch id, so the same idempotency key) when the provider deduplicates and its
    window has not passed, and become `unknown` otherwise; suppressed addresses fail without a call;
-3. keep up to `concurrency` requests in flight on a thread pool; every batch is claimed (one commit
-   for all batches leaving together) before its request, and results are recorded as they come back;
+3. keep up to `concurrency` requests in flight on a thread pool; every batch is claimed durably before
+   its request and its answers are recorded when they come back: by the worker itself for batch APIs
+   (its commits overlap other batches' requests), by this thread for one-message APIs (one commit per
+   round: the answers that came back and the claims of the requests leaving now);
 4. RETRY results go again after max(Retry-After, exponential backoff with jitter), at most
    `max_attempts` times in this run; a 429 pauses the whole provider (shared rate limiter);
 5. UNKNOWN results (request sent, answer lost) are re-sent with the same key only where the provider

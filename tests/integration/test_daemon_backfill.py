@@ -1,0 +1,78 @@
+"""A backfill launched through the real Dagster daemon and a nightly CLI run, at the same time, on the same
+DuckDB file: neither may fail on the warehouse lock, and every day gets its send list."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+from tests.conftest import PROJECT_ROOT, ShopEnv
+from tests.integration.test_nightly_run import D, write_designed_shop
+
+BIN = Path(sys.executable).parent
+FINISHED = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
+
+
+def _wait_for_runs(instance: dg.DagsterInstance, expected: int, timeout: float) -> list[dg.DagsterRun]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        runs = instance.get_runs()
+        if len(runs) >= expected and all(r.status in FINISHED for r in runs):
+            return runs
+        time.sleep(2)
+    raise AssertionError(f"runs not finished in {timeout:.0f} s: {[(r.run_id[:8], r.status) for r in runs]}")
+
+
+def _launch_backfill(workspace: str, first: str, last: str, env: dict[str, str]) -> None:
+    """`dagster job backfill`, as an operator would type it; its code server can time out on a loaded machine."""
+    command = [str(BIN / "dagster"), "job", "backfill", "-w", workspace, "-j", "nightly",
+               "--from", first, "--to", last, "--noprompt"]
+    for attempt in range(3):
+        result = subprocess.run(command, env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
+        if result.returncode == 0 and "Launched backfill" in result.stdout:
+            return
+        time.sleep(5 * (attempt + 1))
+    raise AssertionError(f"backfill was not launched:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
+
+
+def test_daemon_backfill_and_nightly_run_share_the_warehouse(shop_env: ShopEnv) -> None:
+    data = shop_env.root / "shop"
+    expected = write_designed_shop(data)
+    home = shop_env.root / "dagster_home"
+    home.mkdir()
+    shutil.copy(PROJECT_ROOT / "orchestration" / "instance" / "dagster.yaml", home / "dagster.yaml")
+    env = shop_env.env | {"DANGOL_DATA_DIR": str(data)}
+    workspace = str(PROJECT_ROOT / "workspace.yaml")
+
+    daemon = subprocess.Popen(
+        [str(BIN / "dagster-daemon"), "run", "-w", workspace], env=env, cwd=PROJECT_ROOT,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        first, last = D - timedelta(days=2), D - timedelta(days=1)
+        _launch_backfill(workspace, first.isoformat(), last.isoformat(), env)
+        shop_env.dangol("run", "--date", D.isoformat(), "--data-dir", str(data))
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            runs = _wait_for_runs(instance, expected=2, timeout=400)
+            failures = [r.run_id for r in runs if r.status is not dg.DagsterRunStatus.SUCCESS]
+            assert not failures, f"failed runs: {failures}"
+            backfill_runs = [r for r in runs if r.tags.get("dagster/backfill")]
+            assert backfill_runs, "the daemon launched no backfill run"
+            delivered_days = instance.get_materialized_partitions(dg.AssetKey(["deliveries"]))
+            assert {first.isoformat(), last.isoformat(), D.isoformat()} <= delivered_days
+    finally:
+        daemon.terminate()
+        daemon.wait(timeout=60)
+
+    with duckdb.connect(str(shop_env.warehouse), read_only=True) as con:
+        sent = con.execute(
+            "select send_date, count(*), count(distinct send_key) from sends.deliveries group by 1"
+        ).fetchall()
+    assert sent == [(D, len(expected), len(expected))]

@@ -25,12 +25,13 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
+import queue
 import random
 import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -210,7 +211,9 @@ def deliver(
         keep_claimed = {r.key for r in results if failure is None and resend_same_key(r, batch)}
         if worker_side:
             answered = [r for r in results if r.key not in keep_claimed]
-            ledger.commit_round((), answered, address_of, adapter.name, message_of)
+            ledger.commit_round(
+                (), answered, address_of, adapter.name, message_of, closes=[(batch.batch_id, sorted(keep_claimed))]
+            )
         return results, keep_claimed, failure
 
     def backoff(attempt: int) -> float:
@@ -218,12 +221,32 @@ def deliver(
 
     delayed: list[tuple[float, int, _Batch]] = []
     seq = itertools.count()
-    inflight: dict[Future[tuple[list[SendResult], set[str], BaseException | None]], _Batch] = {}
+    # Workers hand finished batches to this thread through a queue: cheaper per request than waiting on
+    # a set of futures, and whatever finished meanwhile is taken in one go.
+    finished: queue.SimpleQueue[tuple[_Batch, tuple[list[SendResult], set[str], BaseException | None]]]
+    finished = queue.SimpleQueue()
+    inflight = 0
+
+    def task(batch: _Batch) -> None:
+        try:
+            outcome = run(batch)
+        except BaseException as exc:  # the ledger or the limiter failed: the request's fate is unknown
+            outcome = (
+                [
+                    SendResult(m.key, Outcome.UNKNOWN, reason=f"send raised {type(exc).__name__}")
+                    for m in batch.messages
+                ],
+                set(),
+                exc,
+            )
+        finished.put((batch, outcome))
+
     failures_in_a_row = 0
     error: BaseException | None = None
     config_reason: str | None = None
 
     to_record: list[SendResult] = []
+    closes: list[tuple[str, list[str]]] = []  # (batch id, keys still claimed) answered this round
     claimed_keys: set[str] = set()
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"send-{adapter.name}") as pool:
         while ready or delayed or inflight or to_record:
@@ -234,32 +257,49 @@ def deliver(
                 ready.clear()
                 delayed.clear()
             leaving: list[_Batch] = []
-            while ready and len(inflight) + len(leaving) < workers:
+            while ready and inflight + len(leaving) < workers:
                 leaving.append(ready.popleft())
             if not worker_side and (leaving or to_record):
                 # One commit per round: the answers that came back and the claims of what leaves now.
                 ledger.commit_round(
-                    [(b.keys, b.batch_id) for b in leaving], to_record, address_of, adapter.name, message_of
+                    [(b.keys, b.batch_id) for b in leaving], to_record, address_of, adapter.name, message_of, closes
                 )
+                closes = []
             to_record = []
             if leaving:
                 for b in leaving:
                     claimed_keys.update(b.keys)
-                    inflight[pool.submit(run, b)] = b
+                    pool.submit(task, b)
+                    inflight += 1
                 report.requests += len(leaving)
             if not inflight:
                 if delayed:
                     sleep(max(0.0, delayed[0][0] - time.monotonic()))
                 continue
             timeout = max(0.0, delayed[0][0] - time.monotonic()) if delayed and not ready else None
-            done, _ = wait(list(inflight), timeout=timeout, return_when=FIRST_COMPLETED)
-            for future in done:
-                batch = inflight.pop(future)
-                results, keep_claimed, failure = future.result()
+            try:
+                done = [finished.get(timeout=timeout)]
+            except queue.Empty:
+                continue
+            while True:
+                try:
+                    done.append(finished.get_nowait())
+                except queue.Empty:
+                    break
+            inflight -= len(done)
+            for batch, (results, keep_claimed, failure) in done:
+                if not worker_side:
+                    closes.append((batch.batch_id, sorted(keep_claimed)))
                 if failure is not None:
                     log.error("%s: send raised %s; stopping the channel", adapter.name, type(failure).__name__)
                     error = error or failure
                     report.stopped = "error"
+                if not keep_claimed and all(r.outcome is Outcome.ACCEPTED for r in results):
+                    # The common case, in bulk.
+                    report.outcomes[str(State.ACCEPTED)] += len(results)
+                    failures_in_a_row = 0
+                    to_record.extend(results)
+                    continue
                 in_batch = {m.key: m for m in batch.messages}
                 retry: list[Message] = []
                 same_key_again: list[Message] = []

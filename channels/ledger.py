@@ -276,13 +276,15 @@ class Ledger:
         channel_of: dict[str, tuple[str, str]] | None = None,
         adapter: str = "",
         messages: dict[str, Message] | None = None,
+        closes: Sequence[tuple[str, Sequence[str]]] | None = None,
     ) -> None:
         """Record answers and claim the next batches in one transaction: the delivery loop pays one
         commit per round, and a statement per kind of write, however many messages.
 
         `messages` (key -> Message) lets an answer create the row of a message that was never planned
         (the delivery loop plans lazily, so the first request leaves before a large campaign is
-        written out). Answered keys leave their open claim."""
+        written out). Answered keys leave their open claim; `closes` ((batch id, keys still claimed)
+        per batch answered) saves looking through every open claim to find them."""
         if not claims and not results:
             return
         now = _now()
@@ -307,7 +309,13 @@ class Ledger:
         with self._tx(durable=bool(claims)) as db:
             if results:
                 self._answer(db, groups, now, adapter, messages)
-                self._close(db, {r.key for r in results})
+                if closes is None:
+                    self._close(db, {r.key for r in results})
+            if closes:
+                db.executemany("delete from claims where batch_id = ?", [(b,) for b, kept in closes if not kept])
+                db.executemany(
+                    "update claims set keys = ? where batch_id = ?", [(_keys(kept), b) for b, kept in closes if kept]
+                )
             if suppressions:
                 db.executemany(
                     "insert or replace into suppressions (channel, address_hash, reason, at, kind)"

@@ -72,14 +72,7 @@ class NullLedger(Ledger):
     def record(self, results: Sequence[SendResult], channel_of: Any = None) -> None:
         pass
 
-    def commit_round(
-        self,
-        claims: Any,
-        results: Sequence[SendResult],
-        channel_of: Any = None,
-        adapter: str = "",
-        messages: Any = None,
-    ) -> None:
+    def commit_round(self, *args: Any, **kwargs: Any) -> None:
         pass
 
     def mark(self, keys: Sequence[str], state: State, reason: str | None = None) -> None:

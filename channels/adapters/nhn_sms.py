@@ -15,6 +15,7 @@ is in `body.data.sendResultList`. No idempotency key exists, so a lost answer is
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -147,8 +148,17 @@ class NhnSmsAdapter(HttpAdapter):
     def send(self, messages: Sequence[Message], *, idempotency_key: str | None = None) -> list[SendResult]:
         out: dict[str, SendResult] = {}
         groups: dict[tuple[SmsForm, str], list[Message]] = {}
+        # A campaign's messages share their text: check each distinct text once, each number always.
+        forms: dict[tuple[str, str | None, Purpose], SmsForm | SendResult] = {}
         for m in messages:
-            form = sms_form(m)
+            content = (m.body, m.subject, m.purpose)
+            form = forms.get(content)
+            if form is None:
+                form = forms[content] = sms_form(dataclasses.replace(m, address="01000000000"))
+            if isinstance(form, SendResult):
+                form = dataclasses.replace(form, key=m.key)
+            elif not MOBILE.match(m.address):
+                form = SendResult(m.key, Outcome.PERMANENT, reason="not a Korean mobile number", code="address")
             if isinstance(form, SendResult):
                 out[m.key] = form
             else:

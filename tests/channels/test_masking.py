@@ -53,7 +53,9 @@ def test_failures_are_logged_masked(
             dataclasses.replace(m, address=refused[adapter_name](i)) if i % 3 == 0 else m for i, m in enumerate(batch)
         ]
     with caplog.at_level(logging.DEBUG), adapters_from_description(desc)[adapter_name] as adapter:
-        report = deliver(batch, adapter, ledger, base_delay=0.001, outage_threshold=1000)
+        report = deliver(
+            batch, adapter, ledger, base_delay=0.001, max_delay=0.05, max_attempts=30, outage_threshold=1000
+        )
     assert report.failed > 0
     addresses = [m.address for m in batch]
     if adapter_name == "webpush":

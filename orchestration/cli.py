@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from orchestration.settings import PROJECT_ROOT, load_settings
 
 DEFAULT_DAGSTER_HOME = PROJECT_ROOT / ".dagster_home"
+CHANNEL_MODES = ("outbox", "fake", "live")
 
 
 def ensure_dagster_home() -> Path:
@@ -96,19 +97,38 @@ def run_day(day: date, *, data_dir: Path | None = None, dry_run: bool = False, v
     return result.success
 
 
+def _use_channels(mode: str | None) -> None:
+    """The channels resource reads DANGOL_CHANNELS when the definitions load."""
+    if mode:
+        os.environ["DANGOL_CHANNELS"] = mode
+
+
+def _print_fake_providers() -> None:
+    if os.environ.get("DANGOL_CHANNELS") != "fake":
+        return
+    folder = load_settings().outbox_dir.parent / "fakes"
+    print(f"fake providers (what each accepted, in {folder}):")
+    for path in sorted(folder.glob("*.jsonl")):
+        with path.open(encoding="utf-8") as handle:
+            print(f"  {path.stem:<14} {sum(1 for _ in handle):>8,}")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    _use_channels(args.channels)
     day = date.fromisoformat(args.date)
     data_dir = Path(args.data_dir) if args.data_dir else None
     ok = run_day(day, data_dir=data_dir, dry_run=args.dry_run, verbose=args.verbose)
     from orchestration.summary import print_summary
 
     print_summary(day, dry_run=args.dry_run)
+    _print_fake_providers()
     return 0 if ok else 1
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from orchestration.demo.shop import ShopSpec, generate_shop
 
+    _use_channels(args.channels)
     settings = load_settings()
     today = _today()
     data_dir = Path(args.out)
@@ -125,6 +145,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from orchestration.summary import print_summary
 
     print_summary(day, dry_run=False)
+    _print_fake_providers()
     return 0 if ok else 1
 
 
@@ -209,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         "--dry-run", action="store_true", help="build everything up to the send lists, deliver nothing"
     )
     run.add_argument("--verbose", action="store_true", help="show Dagster's and dbt's full logs")
+    run.add_argument("--channels", choices=CHANNEL_MODES, help="outbox (default), fake providers, or live ones")
     run.set_defaults(func=cmd_run)
 
     demo = sub.add_parser("demo", help="generate a demo shop, run yesterday, print what was delivered")
@@ -216,6 +238,8 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--days", type=int, default=730)
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--out", default=str(PROJECT_ROOT / "demo_data"))
+    demo.add_argument("--channels", choices=CHANNEL_MODES, default="outbox",
+                      help="outbox (default) or the local fake providers (real HTTP/SMTP servers on 127.0.0.1)")
     demo.set_defaults(func=cmd_demo)
 
     dev = sub.add_parser("dev", help="open the Dagster UI (dagster dev) on the same warehouse")

@@ -1,15 +1,121 @@
-"""Chooses the adapter a channel is delivered through, from the channels resource's mode."""
+"""Chooses the adapter each channel is delivered through, from the channels resource's mode.
+
+- `outbox` (default): every channel lands in the embedded outbox; no credentials needed.
+- `fake`: the local fake providers from `channels.fakes` (real HTTP/SMTP servers on 127.0.0.1), started
+  once per process; what they accepted is appended to `<outbox dir>/../fakes/<provider>.jsonl`.
+- `live`: the real providers, configured from the environment (each adapter's `Config.from_env()`).
+"""
 
 from __future__ import annotations
 
+import atexit
+import dataclasses
+import hashlib
+import os
+import threading
+from collections.abc import Sequence
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+from channels.adapters.fcm import FcmAdapter, FcmConfig
+from channels.adapters.nhn_alimtalk import NhnAlimtalkAdapter, NhnAlimtalkConfig
+from channels.adapters.nhn_sms import NhnSmsAdapter, NhnSmsConfig
 from channels.adapters.outbox import OutboxAdapter
+from channels.adapters.sendgrid import SendGridAdapter, SendGridConfig
+from channels.adapters.smtp import SmtpAdapter, SmtpConfig
+from channels.adapters.webhook import WebhookAdapter, WebhookConfig
+from channels.adapters.webpush import WebPushAdapter, WebPushConfig
 from channels.base import Adapter
-from channels.models import Channel
+from channels.models import Channel, Message, SendResult
 from orchestration.lib.resources import ChannelsResource
+
+# channel -> provider adapter name; email can be "smtp" or "sendgrid" (DANGOL_EMAIL_PROVIDER).
+_PROVIDER = {
+    Channel.SMS: "nhn_sms",
+    Channel.KAKAO: "nhn_alimtalk",
+    Channel.APP_PUSH: "fcm",
+    Channel.WEB_PUSH: "webpush",
+    Channel.WEBHOOK: "webhook",
+}
+_LIVE: dict[str, tuple[type[Adapter], Any]] = {
+    "smtp": (SmtpAdapter, SmtpConfig),
+    "sendgrid": (SendGridAdapter, SendGridConfig),
+    "nhn_sms": (NhnSmsAdapter, NhnSmsConfig),
+    "nhn_alimtalk": (NhnAlimtalkAdapter, NhnAlimtalkConfig),
+    "fcm": (FcmAdapter, FcmConfig),
+    "webpush": (WebPushAdapter, WebPushConfig),
+    "webhook": (WebhookAdapter, WebhookConfig),
+}
+
+
+def provider_for(channel: Channel) -> str:
+    if channel is Channel.EMAIL:
+        return os.environ.get("DANGOL_EMAIL_PROVIDER", "sendgrid")
+    return _PROVIDER[channel]
+
+
+class _LocalFakes:
+    """The fake providers of this process, started on first use and stopped at exit."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._stack: ExitStack | None = None
+        self.description: dict[str, Any] | None = None
+
+    def describe(self, record_dir: Path) -> dict[str, Any]:
+        with self._lock:
+            if self.description is None:
+                from channels.fakes import running_fakes
+
+                self._stack = ExitStack()
+                fakes = self._stack.enter_context(running_fakes(record_dir=record_dir))
+                self.description = fakes.describe()
+                atexit.register(self._stack.close)
+            return self.description
+
+
+_fakes = _LocalFakes()
+
+
+class _FakeWebPushAddresses(Adapter):
+    """Points each web push subscription at the local fake push service (demo data's endpoints are fictional)."""
+
+    def __init__(self, inner: Adapter, description: dict[str, Any]) -> None:
+        from channels.fakes import webpush_subscription
+
+        self._inner = inner
+        self._subscription = lambda address: webpush_subscription(
+            description, hashlib.sha256(address.encode()).hexdigest()[:16]
+        )
+        self.name = inner.name
+        self.channels = inner.channels
+        self.batch_size = inner.batch_size
+        self.rate_per_second = inner.rate_per_second
+        self.deduplicates_by_key = inner.deduplicates_by_key
+
+    def open(self) -> None:
+        self._inner.open()
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def send(self, messages: Sequence[Message]) -> list[SendResult]:
+        return self._inner.send([dataclasses.replace(m, address=self._subscription(m.address)) for m in messages])
 
 
 def open_adapter(resource: ChannelsResource, channel: Channel) -> Adapter:
-    """The outbox carries every channel; provider adapters are configured per channel."""
+    """The adapter for one channel under the resource's mode (use it as a context manager)."""
     if resource.mode == "outbox":
         return OutboxAdapter(resource.outbox_dir)
-    raise NotImplementedError(f"channel mode {resource.mode!r} is not available yet")
+    provider = provider_for(channel)
+    if resource.mode == "fake":
+        from channels.fakes import adapters_from_description
+
+        description = _fakes.describe(Path(resource.outbox_dir).parent / "fakes")
+        adapter = adapters_from_description(description)[provider]
+        return _FakeWebPushAddresses(adapter, description) if channel is Channel.WEB_PUSH else adapter
+    if resource.mode == "live":
+        adapter_class, config_class = _LIVE[provider]
+        return adapter_class(config_class.from_env())
+    raise ValueError(f"unknown channel mode {resource.mode!r}: use outbox, fake or live")

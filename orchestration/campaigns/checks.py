@@ -123,25 +123,56 @@ class RuleResult:
     examples: list[dict[str, str]]
 
 
-def _expectations(gxe: Any) -> dict[Rule, list[Any]]:
-    only_scheduled = {"row_condition": "is_scheduled==True", "condition_parser": "pandas"}
+def _expectations(gxe: Any, column: Any) -> dict[Rule, list[tuple[str, Any]]]:
+    """Each rule's expectations, labelled for the metadata. `column` builds GX row conditions."""
+    scheduled = column("is_scheduled") == True  # noqa: E712 - a GX condition, not a Python comparison
+
+    def only(condition: Any) -> dict[str, Any]:
+        return {"row_condition": condition}
+
     return {
-        Rule.CONSENT: [gxe.ExpectColumnValuesToBeInSet(column="consent_ok", value_set=[True], **only_scheduled)],
+        Rule.CONSENT: [
+            (
+                "consent_ok[scheduled]",
+                gxe.ExpectColumnValuesToBeInSet(column="consent_ok", value_set=[True], **only(scheduled)),
+            ),
+        ],
         Rule.NO_DUPLICATES: [
-            gxe.ExpectColumnValuesToBeUnique(column="send_key", **only_scheduled),
-            gxe.ExpectCompoundColumnsToBeUnique(column_list=["campaign_id", "customer_id", "cycle"], **only_scheduled),
-            gxe.ExpectCompoundColumnsToBeUnique(column_list=["campaign_id", "step", "customer_id", "as_of_date"]),
+            ("unique send_key[scheduled]", gxe.ExpectColumnValuesToBeUnique(column="send_key", **only(scheduled))),
+            (
+                "unique campaign, customer, cycle[scheduled]",
+                gxe.ExpectCompoundColumnsToBeUnique(
+                    column_list=["campaign_id", "customer_id", "cycle"], **only(scheduled)
+                ),
+            ),
+            (
+                "unique campaign, step, customer, day",
+                gxe.ExpectCompoundColumnsToBeUnique(column_list=["campaign_id", "step", "customer_id", "as_of_date"]),
+            ),
         ],
         Rule.CONTACT_FORMAT: [
-            gxe.ExpectColumnValuesToMatchRegex(
-                column="address", regex=regex, row_condition=f'channel=="{channel}"', condition_parser="pandas"
+            (
+                f"address format[{channel}]",
+                gxe.ExpectColumnValuesToMatchRegex(column="address", regex=regex, **only(column("channel") == channel)),
             )
             for channel, regex in _FORMATS.items()
         ]
-        + [gxe.ExpectColumnValuesToBeInSet(column="channel", value_set=list(_FORMATS))],
-        Rule.AD_FORM: [gxe.ExpectColumnValuesToBeInSet(column="ad_form_ok", value_set=[True], **only_scheduled)],
-        Rule.NIGHT: [gxe.ExpectColumnValuesToBeInSet(column="night_ok", value_set=[True], **only_scheduled)],
-        Rule.AUDIENCE_GUARD: [gxe.ExpectColumnValuesToBeInSet(column="state", value_set=["scheduled"])],
+        + [("known channel", gxe.ExpectColumnValuesToBeInSet(column="channel", value_set=list(_FORMATS)))],
+        Rule.AD_FORM: [
+            (
+                "ad_form_ok[scheduled]",
+                gxe.ExpectColumnValuesToBeInSet(column="ad_form_ok", value_set=[True], **only(scheduled)),
+            ),
+        ],
+        Rule.NIGHT: [
+            (
+                "night_ok[scheduled]",
+                gxe.ExpectColumnValuesToBeInSet(column="night_ok", value_set=[True], **only(scheduled)),
+            ),
+        ],
+        Rule.AUDIENCE_GUARD: [
+            ("state is scheduled", gxe.ExpectColumnValuesToBeInSet(column="state", value_set=["scheduled"])),
+        ],
     }
 
 
@@ -167,6 +198,7 @@ def validate(frame: pd.DataFrame) -> dict[Rule, RuleResult]:
     import great_expectations as gx
     import great_expectations.expectations as gxe
     from great_expectations.data_context.types.base import ProgressBarsConfig
+    from great_expectations.expectations.row_conditions import Column
 
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
@@ -177,14 +209,13 @@ def validate(frame: pd.DataFrame) -> dict[Rule, RuleResult]:
         .get_batch(batch_parameters={"dataframe": frame.reset_index(drop=True)})
     )
     out: dict[Rule, RuleResult] = {}
-    for rule, expectations in _expectations(gxe).items():
-        suite = context.suites.add(gx.ExpectationSuite(name=str(rule), expectations=expectations))
+    for rule, labelled in _expectations(gxe, Column).items():
+        labels = [label for label, _ in labelled]
+        suite = context.suites.add(gx.ExpectationSuite(name=str(rule), expectations=[e for _, e in labelled]))
         result = batch.validate(suite, result_format={"result_format": "COMPLETE"})
         by_expectation: dict[str, int] = {}
         bad: list[int] = []
-        for r in result.results:
-            config = r.expectation_config
-            label = config.type + (f"[{config.kwargs['row_condition']}]" if config.kwargs.get("row_condition") else "")
+        for label, r in zip(labels, result.results, strict=True):
             count = int((r.result or {}).get("unexpected_count") or 0)
             by_expectation[label] = count
             bad.extend(int(i) for i in (r.result or {}).get("unexpected_index_list") or [] if isinstance(i, int))

@@ -34,7 +34,7 @@ def masked_preview(text: str | None, name: str | None, limit: int = 120) -> str:
     """A message as a marketer may see it in the UI: no name, address or token in clear."""
     if not text:
         return ""
-    if name:
+    if isinstance(name, str) and name:
         text = text.replace(name, mask_name(name))
     text = _GREETING.sub(lambda m: mask_name(m.group(1)) + m.group(2), text)
     text = mask_text(text).replace("\n", " ⏎ ")

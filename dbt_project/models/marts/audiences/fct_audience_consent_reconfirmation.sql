@@ -9,11 +9,7 @@
     (a consent exactly 2 years old is listed on that day), one row per customer and day: the earliest due
     date listed, with every channel due by then. The campaign keys messages by due date.
 -#}
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    pre_hook="{% if is_incremental() %}delete from {{ this }} where as_of_date between {{ window_start_date() }} and {{ as_of_date() }}{% endif %}",
-) }}
+{{ config(**daily_incremental_config()) }}
 {% set lead_days = var('consent_reconfirm_lead_days', 7) %}
 {% set labels = {'email': '이메일', 'sms': '문자', 'kakao': '카카오톡', 'app_push': '앱 푸시', 'web_push': '웹 푸시'} %}
 

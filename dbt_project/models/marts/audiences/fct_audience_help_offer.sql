@@ -5,11 +5,7 @@
     (then the latest cart add). `hesitated_at` is the cart time the campaign's event schedule follows; the
     campaign keys messages by product, so each product gets one offer.
 -#}
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    pre_hook="{% if is_incremental() %}delete from {{ this }} where as_of_date between {{ window_start_date() }} and {{ as_of_date() }}{% endif %}",
-) }}
+{{ config(**daily_incremental_config()) }}
 {% set min_price = var('help_offer_min_price', 150000) %}
 
 with days as (

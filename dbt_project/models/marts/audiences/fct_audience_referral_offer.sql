@@ -3,11 +3,7 @@
     survey answered on the day: the campaign follows the answer (event schedule) and keys messages by
     calendar quarter, so a customer gets at most one referral offer per quarter.
 -#}
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    pre_hook="{% if is_incremental() %}delete from {{ this }} where as_of_date between {{ window_start_date() }} and {{ as_of_date() }}{% endif %}",
-) }}
+{{ config(**daily_incremental_config()) }}
 {% set min_score = var('referral_min_score', 5) %}
 
 with days as (

@@ -6,11 +6,7 @@
     have neither signed up (no sign_up event) nor bought. One offer per person (offer_cycle is constant).
     Anonymous visitors cannot be messaged and are never listed.
 -#}
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    pre_hook="{% if is_incremental() %}delete from {{ this }} where as_of_date between {{ window_start_date() }} and {{ as_of_date() }}{% endif %}",
-) }}
+{{ config(**daily_incremental_config()) }}
 {% set paid_mediums = var('paid_mediums', ['cpc', 'paid', 'display', 'paid_social']) %}
 {% set recent_days = var('signup_benefit_days', 7) %}
 

@@ -3,11 +3,7 @@
     and have no paid order by its end. The campaign keys messages by sign-up date, so a customer listed on
     several days gets one welcome coupon. Replaced per day of the window on every run.
 -#}
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    pre_hook="{% if is_incremental() %}delete from {{ this }} where as_of_date between {{ window_start_date() }} and {{ as_of_date() }}{% endif %}",
-) }}
+{{ config(**daily_incremental_config()) }}
 {% set max_days = var('welcome_max_days', 3) %}
 
 with days as (

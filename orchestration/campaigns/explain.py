@@ -61,7 +61,8 @@ def explain(con: duckdb.DuckDBPyConnection, customer_id: str, campaign: Campaign
     else:
         lines.append(f"  NOT SENT: excluded at step {STEP_NUMBER.get(Step(step), step)}, reason {reason}.")
         lines.append(f"  why: {detail}")
-    lines.append(f"  channels considered, in the plan's order: {considered}")
+    if considered != detail:
+        lines.append(f"  channels considered, in the plan's order: {considered}")
     lines.append(f"  cycle {cycle}, idempotency key {key}")
     return "\n".join(lines)
 

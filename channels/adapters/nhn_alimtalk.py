@@ -22,6 +22,7 @@ and NHN answers -1005 instead of sending twice. NHN remembers keys for 10 minute
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -77,6 +78,27 @@ def request_idempotency_key(batch_key: str, keys: Sequence[str]) -> str:
     """Stable for the same batch id and the same recipients, however the batch was split."""
     digest = hashlib.sha256((batch_key + "\n" + "\n".join(sorted(keys))).encode()).hexdigest()
     return digest[:40]
+
+
+@functools.lru_cache(maxsize=256)
+def _resend_parameter(text: str, subject: str | None, send_no: str | None) -> dict[str, Any] | None:
+    """The fallback block for one text (a campaign's recipients share it: computed once, shared)."""
+    try:
+        size = cp949_len(text)
+    except UnicodeEncodeError:
+        return None  # NHN would reject the fallback text; alimtalk still goes
+    resend: dict[str, Any] = {
+        "isResend": True,
+        "resendSendNo": send_no,
+        "resendContent": text if size <= LMS_BYTES else truncate_cp949(text, LMS_BYTES),
+    }
+    if size <= SMS_BYTES:
+        resend["resendType"] = "SMS"
+    else:
+        resend["resendType"] = "LMS"
+        title = subject or text.split("\n", 1)[0]
+        resend["resendTitle"] = truncate_cp949(title, LMS_TITLE_BYTES)
+    return resend
 
 
 class NhnAlimtalkAdapter(HttpAdapter):
@@ -150,22 +172,7 @@ class NhnAlimtalkAdapter(HttpAdapter):
 
     def _resend(self, m: Message) -> dict[str, Any] | None:
         text = m.data.get("fallback_body") or m.body
-        try:
-            size = cp949_len(text)
-        except UnicodeEncodeError:
-            return None  # NHN would reject the fallback text; alimtalk still goes
-        resend: dict[str, Any] = {
-            "isResend": True,
-            "resendSendNo": self.config.fallback_send_no,
-            "resendContent": text if size <= LMS_BYTES else truncate_cp949(text, LMS_BYTES),
-        }
-        if size <= SMS_BYTES:
-            resend["resendType"] = "SMS"
-        else:
-            resend["resendType"] = "LMS"
-            title = m.subject or text.split("\n", 1)[0]
-            resend["resendTitle"] = truncate_cp949(title, LMS_TITLE_BYTES)
-        return resend
+        return _resend_parameter(text, m.subject, self.config.fallback_send_no)
 
     def _post(
         self, template_code: str, group: Sequence[tuple[Message, dict[str, Any]]], batch_key: str | None

@@ -235,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
 
     demo = sub.add_parser("demo", help="generate a demo shop, run yesterday, print what was delivered")
     demo.add_argument("--customers", type=int, default=5_000)
-    demo.add_argument("--days", type=int, default=730)
+    demo.add_argument("--days", type=int, default=760, help="history length (> 2 years: consent re-confirmations)")
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--out", default=str(PROJECT_ROOT / "demo_data"))
     demo.add_argument("--channels", choices=CHANNEL_MODES, default="outbox",

@@ -50,7 +50,8 @@ class DeliveryReport:
     """What one delivery pass did.
 
     `outcomes` counts messages by the ledger state this pass left them in (accepted, failed, retry,
-    unknown); `skipped_already_sent` counts keys a previous pass had settled.
+    unknown, and claimed: possibly sent to a deduplicating provider, to be re-sent under the same key
+    by the next run); `skipped_already_sent` counts keys a previous pass had settled.
     """
 
     planned: int = 0
@@ -85,6 +86,9 @@ class _Batch:
     batch_id: str
     attempt: int = 1
     ambiguous_resends: int = 0
+    # The provider may already have this batch (an answer was lost, or a killed run sent it): from then
+    # on every attempt must carry the same idempotency key, whatever the provider answers in between.
+    ambiguous: bool = False
 
     @property
     def keys(self) -> list[str]:
@@ -170,7 +174,7 @@ def deliver(
         report.resent_after_crash += len(group)
         for i in range(0, len(group), adapter.batch_size):
             chunk = sorted(group[i : i + adapter.batch_size], key=lambda m: m.key)
-            ready.append(_Batch(chunk, batch_id or uuid.uuid4().hex))
+            ready.append(_Batch(chunk, batch_id or uuid.uuid4().hex, ambiguous=True))
     for i in range(0, len(todo), adapter.batch_size):
         ready.append(_new_batch(todo[i : i + adapter.batch_size]))
 
@@ -184,11 +188,15 @@ def deliver(
     worker_side = adapter.batch_size > 1
 
     def resend_same_key(r: SendResult, batch: _Batch) -> bool:
-        return (
-            r.outcome is Outcome.UNKNOWN
-            and adapter.deduplicates_by_key
-            and not report.stopped
-            and batch.ambiguous_resends < max_attempts
+        """Keep the message claimed under this batch id, to go again with the same idempotency key.
+
+        An answer lost on the way (UNKNOWN) makes the batch ambiguous; once ambiguous, even a clean
+        "not processed" (429, 503) must not lead to a new key: the earlier attempt may have gone through.
+        Such messages are never recorded as `retry` (a later run would send them under a new key): they
+        stay claimed, and the next run re-sends them under this key or, past the provider's window,
+        calls them unknown."""
+        return adapter.deduplicates_by_key and (
+            r.outcome is Outcome.UNKNOWN or (batch.ambiguous and r.outcome in (Outcome.RETRY, Outcome.CONFIG_ERROR))
         )
 
     def run(batch: _Batch) -> tuple[list[SendResult], set[str], BaseException | None]:
@@ -309,7 +317,16 @@ def deliver(
                     if r.outcome is Outcome.ACCEPTED or r.outcome in (Outcome.PERMANENT, Outcome.OPTED_OUT):
                         succeeded = True
                     if r.key in keep_claimed:
-                        same_key_again.append(in_batch[r.key])  # stays claimed under the same batch id
+                        if r.outcome is Outcome.CONFIG_ERROR:
+                            config_reason = config_reason or mask_text(r.reason) or "configuration error"
+                            report.stopped = report.stopped or "config_error"
+                        if r.throttled and r.retry_after:
+                            limiter.pause(min(r.retry_after, max_delay))
+                        if report.stopped or batch.ambiguous_resends >= max_attempts:
+                            report.outcomes[str(State.CLAIMED)] += 1  # the next run resends it, same key
+                        else:
+                            same_key_again.append(in_batch[r.key])
+                            wait_for = max(wait_for, r.retry_after or 0.0)
                         continue
                     if r.outcome is Outcome.RETRY:
                         if r.throttled and r.retry_after:
@@ -360,8 +377,10 @@ def deliver(
                         batch.batch_id,
                         batch.attempt,
                         batch.ambiguous_resends + 1,
+                        ambiguous=True,
                     )
-                    heapq.heappush(delayed, (time.monotonic() + backoff(nb.ambiguous_resends), next(seq), nb))
+                    delay = max(wait_for, backoff(nb.ambiguous_resends))
+                    heapq.heappush(delayed, (time.monotonic() + delay, next(seq), nb))
             if worker_side:
                 to_record = []
 

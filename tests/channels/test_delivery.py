@@ -197,3 +197,41 @@ def test_adapter_must_support_the_channel(fakes: FakeSet, ledger: Ledger) -> Non
     desc = fakes.describe()
     with pytest.raises(ValueError, match="does not send"):
         deliver(messages("nhn_sms", 1, desc), adapters_from_description(desc)["fcm"], ledger)
+
+
+def test_once_ambiguous_a_batch_keeps_its_key_through_later_refusals(fakes: FakeSet, ledger: Ledger) -> None:
+    """Lost answer, then 503s: the retries must carry the first key, or the provider sends twice."""
+    desc = fakes.describe()
+    fake = fakes.nhn_alimtalk
+    fake.faults = Faults(drop=1.0)
+
+    def then_refuse() -> None:
+        while fake.requests < 1:
+            time.sleep(0.001)
+        fake.faults = Faults(error=1.0)
+        while fake.requests < 4:
+            time.sleep(0.001)
+        fake.faults = Faults()
+
+    switcher = threading.Thread(target=then_refuse)
+    switcher.start()
+    batch = messages("nhn_alimtalk", 50, desc)
+    with adapters_from_description(desc)["nhn_alimtalk"] as adapter:
+        report = deliver(batch, adapter, ledger, base_delay=0.01, max_attempts=10, outage_threshold=1000)
+    switcher.join()
+    assert report.accepted == 50 and fake.replays == 1
+    assert len(fake.received) == 50 and dup_count(fake.received_keys()) == 0
+
+
+def test_ambiguous_batch_left_claimed_when_the_channel_stops(fakes: FakeSet, ledger: Ledger) -> None:
+    desc = fakes.describe()
+    fake = fakes.nhn_alimtalk
+    fake.faults = Faults(drop=1.0)
+    batch = messages("nhn_alimtalk", 20, desc)
+    with adapters_from_description(desc)["nhn_alimtalk"] as adapter:
+        report = deliver(batch, adapter, ledger, base_delay=0.001, max_attempts=2, outage_threshold=1000)
+        assert report.outcomes["claimed"] == 20 and ledger.counts() == {"claimed": 20}
+        fake.faults = Faults()
+        again = deliver(batch, adapter, ledger)
+    assert again.resent_after_crash == 20 and again.accepted == 20 and fake.replays >= 1
+    assert len(fake.received) == 20

@@ -110,3 +110,18 @@ def test_python_reads_the_model_settings_from_dbt_project_vars() -> None:
     config = bgnbd_config()
     assert config.time_unit in (TimeUnit.DAY, TimeUnit.WEEK)
     assert config.horizon_days == 90
+
+
+def test_the_analytic_gradient_matches_finite_differences(cdnow: pd.DataFrame) -> None:
+    x, t_x, T = (cdnow[c].to_numpy(float) for c in ("frequency", "recency", "T"))
+    point = bgnbd.BgNbdParams(r=0.5, alpha=3.0, a=0.8, b=2.0)
+    analytic = bgnbd._gradient(point, bgnbd._Sample.of(x, t_x, T, compress=False)).sum(axis=1)
+    values = np.array([point.r, point.alpha, point.a, point.b])
+    numeric = []
+    for i in range(4):
+        step = np.zeros(4)
+        step[i] = 1e-6 * values[i]
+        up = bgnbd.log_likelihood(bgnbd.BgNbdParams(*(values + step)), x, t_x, T).sum()
+        down = bgnbd.log_likelihood(bgnbd.BgNbdParams(*(values - step)), x, t_x, T).sum()
+        numeric.append((up - down) / (2 * step[i]))
+    np.testing.assert_allclose(analytic, numeric, rtol=1e-5)

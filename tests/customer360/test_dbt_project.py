@@ -19,6 +19,8 @@ from orchestration.lib.dbt import DBT_EXECUTABLE, DBT_PROJECT_DIR
 
 D = date(2025, 6, 15)
 WINDOW_START = D - timedelta(days=2)
+# the 360, the segments and everything upstream (the send models need tables the Python steps write)
+CUSTOMER_360 = ("+dim_customers", "+fct_segment_sizes_daily")
 
 
 def dbt(warehouse: Path, target: Path, *args: str, first: date = D, last: date = D) -> str:
@@ -49,7 +51,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
     with duckdb.connect(str(warehouse)) as con:
         con.execute("set TimeZone = 'Asia/Seoul'")
         load_folder(con, data, "Asia/Seoul", datetime(2025, 7, 1, 12, 0))
-    output = dbt(warehouse, root / "target", "build", first=WINDOW_START, last=D)
+    output = dbt(warehouse, root / "target", "build", "--select", *CUSTOMER_360, first=WINDOW_START, last=D)
     return root, warehouse, output
 
 

@@ -1,0 +1,3 @@
+from bench.customer360.run import main
+
+raise SystemExit(main())

@@ -60,8 +60,11 @@ def test_every_unit_test_and_data_test_passes(built: tuple[Path, Path, str]) -> 
     assert "ERROR=0" in output and "WARN=0" in output
     # one unit test per rule of the issue, all run by the build
     for rule in (
-        "purchase_days_merge_same_day_orders_count_zero_amounts_and_stop_at_the_as_of_day",
-        "states_follow_btyd_conventions_recency_is_not_days_since_and_first_day_is_excluded",
+        "purchase_days_merge_all_paid_orders_of_one_day",
+        "purchase_days_count_zero_amount_orders",
+        "purchase_days_stop_at_the_end_of_the_as_of_day",
+        "states_recency_is_first_to_last_purchase_not_days_since",
+        "states_monetary_value_excludes_the_first_purchase_day",
         "states_over_a_window_change_on_purchase_days_and_see_nothing_later",
         "rfm_scores_are_rank_quintiles_and_ties_share_the_lower_score",
     ):

@@ -29,6 +29,7 @@ from orchestration.campaigns.policy import (
     cutoff_of,
 )
 from orchestration.campaigns.send_list import SEND_LIST_COLUMNS
+from orchestration.campaigns.spec import CampaignSpec
 from orchestration.lib.partitions import days_between
 
 PLAN_DDL = """
@@ -236,6 +237,40 @@ def write_plan(con: duckdb.DuckDBPyConnection, first: date, last: date, result: 
     _replace(con, "send_decisions_raw", result.decisions[DECISION_COLUMNS].assign(decided_at=now), first, last)
     _replace(con, "campaign_days", result.campaign_days[CAMPAIGN_DAY_COLUMNS].assign(decided_at=now), first, last)
     con.execute("commit")
+
+
+def campaign_catalogue(specs: Iterable[CampaignSpec]) -> pd.DataFrame:
+    """One row per campaign file as it stands: what measurement needs (goal, window, holdout, coupon)."""
+    return pd.DataFrame(
+        [
+            {
+                "campaign_id": s.id,
+                "name": s.name,
+                "owner": s.owner,
+                "purpose": str(s.purpose),
+                "audience": s.audience,
+                "channels": ",".join(str(c) for c in s.channels),
+                "priority": s.priority,
+                "cap_class": s.frequency_cap_class,
+                "holdout_share": s.holdout_share,
+                "legally_required": s.legally_required,
+                "conversion_goal": str(s.conversion.goal) if s.conversion else None,
+                "conversion_window_days": s.conversion.window_days if s.conversion else None,
+                "coupon_prefix": s.coupon.prefix if s.coupon else None,
+                "coupon_benefit": s.coupon.benefit if s.coupon else None,
+                "coupon_valid_days": s.coupon.valid_days if s.coupon else None,
+            }
+            for s in specs
+        ]
+    )
+
+
+def write_catalogue(con: duckdb.DuckDBPyConnection, specs: Iterable[CampaignSpec]) -> None:
+    """sends.campaigns: replaced on every plan, so it always matches the reviewed files."""
+    frame = campaign_catalogue(specs).assign(updated_at=datetime.now())
+    con.register("_campaigns", frame)
+    con.execute("create or replace table sends.campaigns as select * from _campaigns")
+    con.unregister("_campaigns")
 
 
 def record_approval(

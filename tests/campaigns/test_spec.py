@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from orchestration.campaigns.config import check_campaigns, load_policy
+from orchestration.campaigns.planning import campaign_catalogue
 from orchestration.campaigns.spec import CAMPAIGNS_DIR, CampaignFileError, load_campaign, load_campaigns
 
 SHIPPED = {
@@ -122,3 +123,11 @@ def test_files_starting_with_an_underscore_are_settings_not_campaigns(tmp_path: 
     (tmp_path / "_policy.yaml").write_text("control_group: {share: 0.9}\n", encoding="utf-8")
     with pytest.raises(CampaignFileError, match=r"_policy\.yaml: control_group\.share"):
         load_policy(tmp_path / "_policy.yaml")
+
+
+def test_the_campaign_catalogue_carries_what_measurement_needs() -> None:
+    catalogue = campaign_catalogue(load_campaigns(CAMPAIGNS_DIR)).set_index("campaign_id")
+    assert set(catalogue.index) == SHIPPED
+    assert catalogue.at["welcome_coupon", "conversion_goal"] == "purchase"
+    assert catalogue.at["welcome_coupon", "coupon_prefix"] == "WELCOME"
+    assert catalogue.at["consent_reconfirmation", "holdout_share"] == 0

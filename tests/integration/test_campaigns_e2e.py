@@ -144,6 +144,7 @@ def broken_campaigns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return folder
 
 
+@pytest.mark.slow  # three runs; the policy and the check are covered fast in tests/campaigns
 def test_a_broken_audience_model_is_held_until_a_person_approves(shop_env: ShopEnv, broken_campaigns: Path) -> None:
     data = shop_env.root / "shop"
     write_shop(data)

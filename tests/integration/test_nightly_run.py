@@ -77,10 +77,13 @@ def measured_out(customer_id: str) -> bool:
     return in_control_group(customer_id, load_policy()) or in_holdout(spec.id, customer_id, spec.holdout_share)
 
 
-def _outbox(env: ShopEnv) -> list[dict]:
+def _outbox(env: ShopEnv, campaign_id: str | None = "repurchase_reminder") -> list[dict]:
+    """The reminder's messages (the other campaigns may rightly write to some designed customers too:
+    c08, 60 days past its last real purchase, is at high churn risk for the win-back)."""
     if not env.outbox_jsonl.exists():
         return []
-    return [json.loads(line) for line in env.outbox_jsonl.read_text(encoding="utf-8").splitlines()]
+    messages = [json.loads(line) for line in env.outbox_jsonl.read_text(encoding="utf-8").splitlines()]
+    return [m for m in messages if campaign_id is None or m["campaign_id"] == campaign_id]
 
 
 @pytest.fixture
@@ -110,28 +113,35 @@ def test_nightly_run_delivers_exactly_the_due_and_consented_customers_once(desig
         quarantined = set(con.execute("select file, rule from raw.quarantine").fetchall())
         assert ("customers.csv", "invalid_phone") in quarantined
         assert ("orders.csv", "unknown_customer") in quarantined
-        states = con.execute("select state, count(*) from sends.deliveries group by 1").fetchall()
+        states = con.execute(
+            "select state, count(*) from sends.deliveries where campaign_id = 'repurchase_reminder' group by 1"
+        ).fetchall()
         assert states == [("accepted", len(expected))]
 
     # The same day again: nothing new reaches the outbox, and the ledger still has one attempt per message.
     env.dangol("run", "--date", D.isoformat(), "--data-dir", str(data))
     assert len(_outbox(env)) == len(expected)
     with sqlite3.connect(env.ledger) as ledger:
-        assert ledger.execute("select count(*), max(attempts) from messages").fetchone() == (len(expected), 1)
+        assert ledger.execute(
+            "select count(*), max(attempts) from messages where campaign_id = 'repurchase_reminder'"
+        ).fetchone() == (len(expected), 1)
 
 
 def test_dry_run_plans_but_delivers_nothing(designed) -> None:
     env, data, expected = designed
     result = env.dangol("run", "--date", D.isoformat(), "--data-dir", str(data), "--dry-run")
     assert "dry run: nothing was delivered" in result.stdout
-    assert _outbox(env) == []
+    assert _outbox(env, campaign_id=None) == []
     with duckdb.connect(str(env.warehouse), read_only=True) as con:
         planned = dict(con.execute(
-            "select customer_id, channel from sends.fct_planned_sends where as_of_date = ? and state = 'scheduled'",
+            "select customer_id, channel from sends.fct_planned_sends where as_of_date = ? and state = 'scheduled'"
+            " and campaign_id = 'repurchase_reminder'",
             [D],
         ).fetchall())
         reasons = dict(con.execute(
-            "select customer_id, coalesce(reason, decision) from sends.fct_send_decisions where as_of_date = ?", [D]
+            "select customer_id, coalesce(reason, decision) from sends.fct_send_decisions where as_of_date = ?"
+            " and campaign_id = 'repurchase_reminder'",
+            [D],
         ).fetchall())
     assert planned == expected
     assert reasons["c05"] == "holdout"  # in the audience (D cannot see its later order), then held out

@@ -9,7 +9,14 @@ from pydantic import Field
 
 from channels.masking import mask_address, mask_name, mask_text
 from orchestration.campaigns.config import check_campaigns, load_policy
-from orchestration.campaigns.planning import ensure_tables, load_inputs, read_send_lists, record_approval, write_plan
+from orchestration.campaigns.planning import (
+    ensure_tables,
+    load_inputs,
+    read_send_lists,
+    record_approval,
+    write_catalogue,
+    write_plan,
+)
 from orchestration.campaigns.policy import Decision, PolicyResult, plan
 from orchestration.campaigns.spec import load_campaigns
 from orchestration.defs.campaigns.send_lists import send_list_key
@@ -136,6 +143,7 @@ def send_plan(
         inputs = load_inputs(con, first, last, send_list, Path(channels.ledger_path), policy)
         result = plan(send_list, inputs, specs, policy)
         write_plan(con, first, last, result)
+        write_catalogue(con, specs.values())
     names = inputs.contacts.set_index("customer_id")["customer_name"]
     metadata = plan_metadata(result, names, first, last)
     held = result.campaign_days[result.campaign_days["guard_state"] == "held"]

@@ -59,6 +59,7 @@ class Adapter(ABC):
     def send(self, messages: Sequence[Message], *, idempotency_key: str | None = None) -> list[SendResult]:
         """Send one batch and classify the provider's answer per message.
 
-        `idempotency_key` is stable for this exact batch across retries and restarts; adapters whose
-        provider deduplicates pass it on (derived per request when the batch is split).
+        `idempotency_key` is stable for this exact batch across retries and restarts; the delivery loop
+        passes it only to adapters that declare `deduplicates_by_key`, which pass it on (derived per
+        request when the batch is split). Other adapters may keep the plain `send(messages)` signature.
         """

@@ -205,7 +205,12 @@ def deliver(
         limiter.acquire(1)
         failure: BaseException | None = None
         try:
-            results = adapter.send(batch.messages, idempotency_key=batch.batch_id)
+            # Only an adapter whose provider deduplicates needs the key; others keep the plain signature
+            # (adapters written against `send(messages)` stay valid).
+            if adapter.deduplicates_by_key:
+                results = adapter.send(batch.messages, idempotency_key=batch.batch_id)
+            else:
+                results = adapter.send(batch.messages)
         except ChannelConfigError as exc:
             results = [SendResult(m.key, Outcome.CONFIG_ERROR, reason=str(exc)) for m in batch.messages]
         except Exception as exc:  # a bug or an unexpected library error: the request's fate is unknown

@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from orchestration.campaigns.config import check_campaigns, load_policy
 from orchestration.campaigns.legal import Sender
 from orchestration.campaigns.send_list import build_send_list, write_send_list
 from orchestration.campaigns.spec import CampaignSpec, load_campaigns
@@ -52,4 +53,7 @@ def _send_list_asset(spec: CampaignSpec) -> dg.AssetsDefinition:
     return send_list
 
 
-send_lists = [_send_list_asset(spec) for spec in load_campaigns()]
+_specs = load_campaigns()
+# A campaign whose cap class the policy does not know fails the code location's load, not a nightly run.
+check_campaigns(_specs, load_policy())
+send_lists = [_send_list_asset(spec) for spec in _specs]

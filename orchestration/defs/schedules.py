@@ -17,6 +17,14 @@ nightly_job = dg.define_asset_job(
 )
 
 
+deliver_job = dg.define_asset_job(
+    name="deliver",
+    selection=dg.AssetSelection.assets(dg.AssetKey(["deliveries"])),
+    partitions_def=daily_partitions,
+    description="Delivery only: sends what the nightly run planned but could not send at night.",
+)
+
+
 @dg.schedule(
     name="nightly_schedule",
     job=nightly_job,
@@ -29,3 +37,17 @@ def nightly_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     tick = context.scheduled_execution_time.astimezone(_settings.tz)
     day = (tick - timedelta(days=1)).date().isoformat()
     return dg.RunRequest(run_key=day, partition_key=day)
+
+
+@dg.schedule(
+    name="morning_delivery",
+    job=deliver_job,
+    cron_schedule=f"0 {_settings.morning_delivery_hour} * * *",
+    execution_timezone=_settings.timezone,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="After the night window, deliver the ads the 02:00 run had to defer (the ledger skips the rest).",
+)
+def morning_delivery(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    tick = context.scheduled_execution_time.astimezone(_settings.tz)
+    day = (tick - timedelta(days=1)).date().isoformat()
+    return dg.RunRequest(run_key=f"deliver-{day}", partition_key=day)

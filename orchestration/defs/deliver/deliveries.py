@@ -6,6 +6,7 @@ only: rows held by the audience guard wait for a person, excluded candidates nev
 
 import json
 from collections import Counter
+from datetime import datetime
 
 import dagster as dg
 import pandas as pd
@@ -13,9 +14,12 @@ import pandas as pd
 from channels.delivery import deliver
 from channels.ledger import Ledger
 from channels.models import Channel, Message, Purpose
+from orchestration.campaigns.config import PolicyConfig, load_policy
+from orchestration.campaigns.policy import is_night
 from orchestration.lib.channels import open_adapter
 from orchestration.lib.partitions import daily_partitions, window_backfill, window_days
 from orchestration.lib.resources import ChannelsResource, WarehouseResource
+from orchestration.settings import load_settings
 
 PLANNED_SENDS_KEY = dg.AssetKey(["sends", "fct_planned_sends"])
 
@@ -36,6 +40,16 @@ create table if not exists sends.deliveries (
 );
 """
 # send_date is the planned row's as_of_date (the partition day that planned it).
+
+
+def night_deferred(planned: pd.DataFrame, now_local: datetime, policy: PolicyConfig) -> pd.Series:
+    """Ads on a night-restricted channel are not handed to a provider while the shop's clock is in the night
+    window, whatever was planned: the nightly run delivers at 02:00, so those wait for the morning delivery
+    run (the `morning_delivery` schedule). Deferring never needs night consent, so this is always legal."""
+    if not len(planned) or not is_night(now_local, policy):
+        return pd.Series(False, index=planned.index)
+    exempt = {str(c) for c in policy.night.exempt_channels}
+    return (planned["purpose"] == "ad") & ~planned["channel"].isin(exempt)
 
 
 def _message(row: pd.Series) -> Message:
@@ -77,6 +91,16 @@ def deliveries(
             "select count(*) from sends.fct_planned_sends where as_of_date between ? and ? and state <> 'scheduled'",
             [first, last],
         ).fetchone()[0]
+    now_local = datetime.now(load_settings().tz).replace(tzinfo=None)
+    # The outbox reaches no person, so it records every message at once; providers wait for the morning.
+    deferred = (
+        pd.Series(False, index=planned.index)
+        if channels.mode == "outbox"
+        else night_deferred(planned, now_local, load_policy())
+    )
+    if deferred.any():
+        context.log.info(f"{int(deferred.sum())} ad(s) wait for the morning: it is {now_local:%H:%M} shop time")
+    planned = planned[~deferred]
     counts: Counter[str] = Counter()
     skipped = 0
     with Ledger(channels.ledger_path) as ledger:
@@ -131,6 +155,7 @@ def deliveries(
         metadata={
             "scheduled": len(planned),
             "held_not_sent": int(held),
+            "deferred_to_morning": int(deferred.sum()),
             "sent_now": sum(n for k, n in counts.items() if k.endswith(":accepted")),
             "skipped_already_sent": skipped,
             "by_channel_and_state": dg.MetadataValue.json(dict(sorted(counts.items()))),

@@ -88,11 +88,11 @@ class _FakeWebPushAddresses(Adapter):
         self._subscription = lambda address: webpush_subscription(
             description, hashlib.sha256(address.encode()).hexdigest()[:16]
         )
-        self.name = inner.name
-        self.channels = inner.channels
-        self.batch_size = inner.batch_size
-        self.rate_per_second = inner.rate_per_second
-        self.deduplicates_by_key = inner.deduplicates_by_key
+        # Carry over every limit the inner adapter declares (batch, rate, concurrency, dedupe, ...).
+        for setting in ("name", "channels", "batch_size", "rate_per_second", "deduplicates_by_key", "concurrency",
+                        "dedupe_window_seconds", "max_body_bytes"):
+            if hasattr(inner, setting):
+                setattr(self, setting, getattr(inner, setting))
 
     def open(self) -> None:
         self._inner.open()

@@ -5,8 +5,8 @@
 
     A state only changes on a purchase day, so it is computed once per "anchor" - the window's first day
     (everything bought up to then) and every later purchase day in the window - and then spread over the
-    days until the next anchor. A one-day window therefore costs one pass over the purchase history, and a
-    backfill of many days costs little more than the purchases made during it.
+    days until the next anchor. A one-day window therefore costs one pass over the purchase history; a
+    backfill of many days adds the purchases made during it and one row per customer per day.
 
     Repurchase due date (see dbt_project.yml `repurchase_min_own_intervals`):
       1. own_intervals: last purchase day + the customer's own median inter-purchase interval, when they

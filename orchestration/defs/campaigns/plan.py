@@ -88,7 +88,8 @@ def plan_metadata(result: PolicyResult, names: pd.Series, first: object, last: o
             {str(k): int(v) for k, v in excluded.groupby("reason").size().sort_values(ascending=False).items()}
         ),
         "by_campaign_and_decision": dg.MetadataValue.md(by_campaign_md),
-        "estimated_cost_krw": float(scheduled["cost_krw"].sum()),
+        # An empty frame of object dtype sums to "" rather than 0 (a shop with no contactable customers).
+        "estimated_cost_krw": float(pd.to_numeric(scheduled["cost_krw"], errors="coerce").fillna(0).sum()),
         "audience_guard": dg.MetadataValue.md(
             guard[["campaign_id", "as_of_date", "eligible", "baseline", "guard_state"]].to_markdown(index=False)
             if len(guard)

@@ -9,6 +9,12 @@ from orchestration.settings import load_settings
 
 _settings = load_settings()
 
+def _previous_shop_day(context: dg.ScheduleEvaluationContext) -> str:
+    """The partition key of the shop-local day before the tick: both schedules act on the day that ended."""
+    tick = context.scheduled_execution_time.astimezone(_settings.tz)
+    return (tick - timedelta(days=1)).date().isoformat()
+
+
 nightly_job = dg.define_asset_job(
     name="nightly",
     selection=dg.AssetSelection.all(),
@@ -34,8 +40,7 @@ deliver_job = dg.define_asset_job(
     description="At 02:00 shop time, build and deliver the day that just ended.",
 )
 def nightly_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-    tick = context.scheduled_execution_time.astimezone(_settings.tz)
-    day = (tick - timedelta(days=1)).date().isoformat()
+    day = _previous_shop_day(context)
     return dg.RunRequest(run_key=day, partition_key=day)
 
 
@@ -48,6 +53,5 @@ def nightly_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     description="After the night window, deliver the ads the 02:00 run had to defer (the ledger skips the rest).",
 )
 def morning_delivery(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-    tick = context.scheduled_execution_time.astimezone(_settings.tz)
-    day = (tick - timedelta(days=1)).date().isoformat()
+    day = _previous_shop_day(context)
     return dg.RunRequest(run_key=f"deliver-{day}", partition_key=day)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import shutil
 import sys
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -18,11 +17,10 @@ CHANNEL_MODES = ("outbox", "fake", "live")
 
 
 def ensure_dagster_home() -> Path:
-    """An absolute DAGSTER_HOME with our instance config, so `make dev` shows the CLI's runs."""
-    home = Path(os.environ.get("DAGSTER_HOME", DEFAULT_DAGSTER_HOME)).resolve()
-    home.mkdir(parents=True, exist_ok=True)
-    if not (home / "dagster.yaml").exists():
-        shutil.copy(PROJECT_ROOT / "orchestration" / "instance" / "dagster.yaml", home / "dagster.yaml")
+    """An absolute, ready DAGSTER_HOME with our instance config, so `make dev` shows the CLI's runs."""
+    from orchestration.lib.instance import prepare_instance
+
+    home = prepare_instance(Path(os.environ.get("DAGSTER_HOME", DEFAULT_DAGSTER_HOME)))
     os.environ["DAGSTER_HOME"] = str(home)
     return home
 

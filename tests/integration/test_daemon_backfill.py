@@ -3,7 +3,6 @@ DuckDB file: neither may fail on the warehouse lock, and every day gets its send
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import time
@@ -13,6 +12,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from orchestration.lib.instance import prepare_instance
 from tests.conftest import PROJECT_ROOT, ShopEnv
 from tests.integration.test_nightly_run import D, write_designed_shop
 
@@ -45,9 +45,7 @@ def _launch_backfill(workspace: str, first: str, last: str, env: dict[str, str])
 def test_daemon_backfill_and_nightly_run_share_the_warehouse(shop_env: ShopEnv) -> None:
     data = shop_env.root / "shop"
     expected = write_designed_shop(data)
-    home = shop_env.root / "dagster_home"
-    home.mkdir()
-    shutil.copy(PROJECT_ROOT / "orchestration" / "instance" / "dagster.yaml", home / "dagster.yaml")
+    home = prepare_instance(shop_env.root / "dagster_home")
     env = shop_env.env | {"DANGOL_DATA_DIR": str(data)}
     workspace = str(PROJECT_ROOT / "workspace.yaml")
 

@@ -59,9 +59,32 @@ CONFIGS: dict[str, Any] = {
 def from_env(name: str, environ: Mapping[str, str] = os.environ) -> Adapter:
     """Build the adapter `name` with its configuration read from the environment.
 
-    The outbox takes `DANGOL_OUTBOX_DIR` (default `outbox/`) and needs no secret.
+    The outbox takes `DANGOL_OUTBOX_DIR` (default `outbox/`) and needs no secret. The limits an adapter
+    declares are the provider's published ones; an account's own contract may differ, so
+    `DANGOL_<NAME>_RATE_PER_SECOND` and `DANGOL_<NAME>_CONCURRENCY` (e.g. `DANGOL_SENDGRID_RATE_PER_SECOND`)
+    override them for this instance.
     """
     if name == OutboxAdapter.name:
         return OutboxAdapter(Path(environ.get("DANGOL_OUTBOX_DIR", "outbox")))
     config = CONFIGS[name].from_env(environ)
-    return ADAPTERS[name](config)  # type: ignore[call-arg]
+    adapter = ADAPTERS[name](config)  # type: ignore[call-arg]
+    apply_limits(adapter, environ)
+    return adapter
+
+
+def apply_limits(adapter: Adapter, environ: Mapping[str, str] = os.environ) -> Adapter:
+    """Set an account's own rate and concurrency on `adapter` from `DANGOL_<NAME>_...` variables."""
+    prefix = f"DANGOL_{adapter.name.upper()}_"
+    rate = environ.get(prefix + "RATE_PER_SECOND", "").strip()
+    if rate:
+        value = float(rate)
+        if value <= 0:
+            raise ValueError(f"{prefix}RATE_PER_SECOND must be positive, got {rate!r}")
+        adapter.rate_per_second = value  # type: ignore[misc]
+    concurrency = environ.get(prefix + "CONCURRENCY", "").strip()
+    if concurrency:
+        workers = int(concurrency)
+        if workers < 1:
+            raise ValueError(f"{prefix}CONCURRENCY must be at least 1, got {concurrency!r}")
+        adapter.concurrency = workers  # type: ignore[misc]
+    return adapter

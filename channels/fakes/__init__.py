@@ -21,13 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from channels.adapters.fcm import FcmAdapter, FcmConfig
-from channels.adapters.nhn_alimtalk import NhnAlimtalkAdapter, NhnAlimtalkConfig
-from channels.adapters.nhn_sms import NhnSmsAdapter, NhnSmsConfig
-from channels.adapters.sendgrid import SendGridAdapter, SendGridConfig
-from channels.adapters.smtp import SmtpAdapter, SmtpConfig
-from channels.adapters.webhook import WebhookAdapter, WebhookConfig
-from channels.adapters.webpush import WebPushAdapter, WebPushConfig
+from channels.adapters.fcm import FcmConfig
+from channels.adapters.nhn_alimtalk import NhnAlimtalkConfig
+from channels.adapters.nhn_sms import NhnSmsConfig
+from channels.adapters.sendgrid import SendGridConfig
+from channels.adapters.smtp import SmtpConfig
+from channels.adapters.webhook import WebhookConfig
+from channels.adapters.webpush import WebPushConfig
 from channels.base import Adapter
 from channels.fakes._server import NO_FAULTS, FakeProvider, Faults, Reply, Request
 from channels.fakes.fcm import FakeFcm
@@ -143,17 +143,9 @@ def configs_from_description(desc: dict[str, Any]) -> dict[str, Any]:
 
 def adapters_from_description(desc: dict[str, Any]) -> dict[str, Adapter]:
     """Adapter name -> an adapter pointed at the described fakes."""
-    configs = configs_from_description(desc)
-    classes: dict[str, Any] = {
-        "smtp": SmtpAdapter,
-        "sendgrid": SendGridAdapter,
-        "nhn_sms": NhnSmsAdapter,
-        "nhn_alimtalk": NhnAlimtalkAdapter,
-        "fcm": FcmAdapter,
-        "webpush": WebPushAdapter,
-        "webhook": WebhookAdapter,
-    }
-    return {name: classes[name](config) for name, config in configs.items()}
+    from channels.registry import ADAPTERS
+
+    return {name: ADAPTERS[name](config) for name, config in configs_from_description(desc).items()}  # type: ignore[call-arg]
 
 
 def webpush_subscription(desc: dict[str, Any], name: str) -> str:

@@ -3,7 +3,7 @@
 - `outbox` (default): every channel lands in the embedded outbox; no credentials needed.
 - `fake`: the local fake providers from `channels.fakes` (real HTTP/SMTP servers on 127.0.0.1), started
   once per process; what they accepted is appended to `<outbox dir>/../fakes/<provider>.jsonl`.
-- `live`: the real providers, configured from the environment (each adapter's `Config.from_env()`).
+- `live`: the real providers, configured from the environment (`channels.registry.from_env`).
 """
 
 from __future__ import annotations
@@ -18,41 +18,18 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from channels.adapters.fcm import FcmAdapter, FcmConfig
-from channels.adapters.nhn_alimtalk import NhnAlimtalkAdapter, NhnAlimtalkConfig
-from channels.adapters.nhn_sms import NhnSmsAdapter, NhnSmsConfig
+from channels import registry
 from channels.adapters.outbox import OutboxAdapter
-from channels.adapters.sendgrid import SendGridAdapter, SendGridConfig
-from channels.adapters.smtp import SmtpAdapter, SmtpConfig
-from channels.adapters.webhook import WebhookAdapter, WebhookConfig
-from channels.adapters.webpush import WebPushAdapter, WebPushConfig
 from channels.base import Adapter
 from channels.models import Channel, Message, SendResult
 from orchestration.lib.resources import ChannelsResource
 
-# channel -> provider adapter name; email can be "smtp" or "sendgrid" (DANGOL_EMAIL_PROVIDER).
-_PROVIDER = {
-    Channel.SMS: "nhn_sms",
-    Channel.KAKAO: "nhn_alimtalk",
-    Channel.APP_PUSH: "fcm",
-    Channel.WEB_PUSH: "webpush",
-    Channel.WEBHOOK: "webhook",
-}
-_LIVE: dict[str, tuple[type[Adapter], Any]] = {
-    "smtp": (SmtpAdapter, SmtpConfig),
-    "sendgrid": (SendGridAdapter, SendGridConfig),
-    "nhn_sms": (NhnSmsAdapter, NhnSmsConfig),
-    "nhn_alimtalk": (NhnAlimtalkAdapter, NhnAlimtalkConfig),
-    "fcm": (FcmAdapter, FcmConfig),
-    "webpush": (WebPushAdapter, WebPushConfig),
-    "webhook": (WebhookAdapter, WebhookConfig),
-}
-
 
 def provider_for(channel: Channel) -> str:
+    """The provider adapter of a channel; email can be "sendgrid" (default) or "smtp" (DANGOL_EMAIL_PROVIDER)."""
     if channel is Channel.EMAIL:
-        return os.environ.get("DANGOL_EMAIL_PROVIDER", "sendgrid")
-    return _PROVIDER[channel]
+        return os.environ.get("DANGOL_EMAIL_PROVIDER", registry.DEFAULT_ADAPTERS[channel])
+    return registry.DEFAULT_ADAPTERS[channel]
 
 
 class _LocalFakes:
@@ -116,6 +93,5 @@ def open_adapter(resource: ChannelsResource, channel: Channel) -> Adapter:
         adapter = adapters_from_description(description)[provider]
         return _FakeWebPushAddresses(adapter, description) if channel is Channel.WEB_PUSH else adapter
     if resource.mode == "live":
-        adapter_class, config_class = _LIVE[provider]
-        return adapter_class(config_class.from_env())
+        return registry.from_env(provider)
     raise ValueError(f"unknown channel mode {resource.mode!r}: use outbox, fake or live")

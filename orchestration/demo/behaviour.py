@@ -1,7 +1,7 @@
 """What people do around the orders: web/app events, identity links, service chats and surveys.
 
 Events are built per source (sign-ups, the funnel before each order, browsing, message clicks,
-anonymous ad traffic) as flat arrays and then put in time order once.
+anonymous ad traffic, leads' ad visits) as flat arrays and then put in time order once.
 """
 
 from __future__ import annotations
@@ -31,7 +31,9 @@ from orchestration.demo.people import (
     UTM_SOURCES,
     AdWindows,
     Customers,
+    Leads,
     campaigns_for,
+    lead_channels,
     signup_day_weights,
 )
 
@@ -58,6 +60,7 @@ _EVENT_MEDIUM_OF = np.array(
 )
 _WELCOME = EVENT_CAMPAIGNS.index("welcome_series")
 _LATER_CAMPAIGNS = np.array([EVENT_CAMPAIGNS.index(c) for c in MESSAGE_CAMPAIGNS if c != "welcome_series"])
+_RETARGET_GAP_DAYS = 15  # mean days between a lead's retargeting-ad visits while they are interested
 
 CHAT_TOPICS: tuple[str, ...] = ("delivery", "product", "refund", "payment", "other")
 COMMENTS: tuple[str, ...] = tuple(text for by_score in SURVEY_COMMENTS for text in by_score)
@@ -191,19 +194,26 @@ def _browse_category(rng: np.random.Generator, favourite: np.ndarray) -> np.ndar
 
 @dataclass(frozen=True)
 class Visitors:
-    """Visitor numbers: customers who browsed before signing up first, then anonymous-only visitors."""
+    """Visitor numbers: customers who browsed before signing up first, then anonymous-only visitors,
+    then leads (each came from an ad before leaving a contact)."""
 
     of_customer: np.ndarray  # per customer: visitor number, NONE if they never browsed anonymously
-    anonymous: int  # how many visitors never signed up
+    anonymous: int  # how many visitors never signed up nor left a contact
+    of_lead: np.ndarray  # per lead: visitor number
 
     @property
     def total(self) -> int:
-        return int((self.of_customer >= 0).sum()) + self.anonymous
+        return int((self.of_customer >= 0).sum()) + self.anonymous + len(self.of_lead)
 
 
-def draw_visitors(c: Customers) -> Visitors:
+def draw_visitors(c: Customers, leads: Leads) -> Visitors:
     linked = np.cumsum(c.visited_before) - 1
-    return Visitors(np.where(c.visited_before, linked, NONE), round(0.5 * c.n))
+    anonymous = round(0.5 * c.n)
+    return Visitors(
+        np.where(c.visited_before, linked, NONE),
+        anonymous,
+        int(c.visited_before.sum()) + anonymous + np.arange(leads.n, dtype=np.int64),
+    )
 
 
 def events_table(
@@ -215,6 +225,7 @@ def events_table(
     ads: AdWindows,
     v: Visitors,
     anon: AnonIds,
+    lead_visits: list[dict[str, np.ndarray]],
     history: History,
     share: float,
     id_width: int,
@@ -298,6 +309,7 @@ def events_table(
             camp=vcamp,
         )
     )
+    parts.extend(lead_visits)
 
     packed = {name: np.concatenate([part[name] for part in parts]) for name in ("ts", "attrs", "who")}
     del parts
@@ -333,6 +345,51 @@ def events_table(
     )
     labels = {"kind": EVENT_TYPES, "source": EVENT_SOURCES, "medium": EVENT_MEDIUMS, "camp": EVENT_CAMPAIGNS}
     return Table("events.csv", cols, select, labels)
+
+
+def draw_lead_visits(
+    rng: np.random.Generator, leads: Leads, p: Products, v: Visitors, history: History
+) -> list[dict[str, np.ndarray]]:
+    """Leads' paid-ad visits: the anonymous session that ended in the form, then retargeting ads bringing
+    them back - recognised by the form's cookie, so under their customer id - until they lose interest.
+    Never a sign-up, a cart or an order."""
+    n = leads.n
+    wait = np.where(rng.random(n) < 0.6, rng.integers(120, 1_800, n), 300 + exponential_seconds(rng, 3, n))
+    early = leads.captured - wait < history.t0
+    start = np.where(early, history.t0 + (leads.captured - history.t0) // 4, leads.captured - wait)
+    views = rng.integers(0, 4, n)
+    capture = _sessions(
+        rng,
+        p,
+        start,
+        _any_category(rng, n),
+        views,
+        np.zeros(n, np.int64),
+        (leads.captured - start) // (views + 2),
+        visitor=v.of_lead,
+        chan=leads.channel,
+        camp=leads.campaign,
+    )
+
+    end = np.minimum(leads.interested_until, history.t_end - 1_200)
+    span = np.maximum(end - leads.captured, 0)
+    who = np.repeat(np.arange(n), rng.poisson(span / (_RETARGET_GAP_DAYS * DAY)))
+    at = history.between(rng, leads.captured[who] + 1, end[who])
+    same_ad = rng.random(len(who)) < 0.6
+    chan = np.where(same_ad, leads.channel[who], lead_channels(rng, len(who)))
+    camp = np.where(same_ad, leads.campaign[who], campaigns_for(rng, chan))
+    revisits = _sessions(
+        rng,
+        p,
+        at,
+        _any_category(rng, len(who)),
+        np.minimum(rng.poisson(1.2, len(who)), 4),
+        np.zeros(len(who), np.int64),
+        cust=leads.first + who,
+        chan=chan,
+        camp=camp,
+    )
+    return [capture, revisits]
 
 
 def _order_funnels(rng: np.random.Generator, c: Customers, o: Orders, items: Items) -> dict[str, np.ndarray]:
@@ -398,14 +455,24 @@ def time_order(rel: np.ndarray) -> np.ndarray:
 
 
 def identities_table(
-    rng: np.random.Generator, c: Customers, v: Visitors, anon: AnonIds, history: History, share: float, id_width: int
+    rng: np.random.Generator,
+    c: Customers,
+    leads: Leads,
+    v: Visitors,
+    anon: AnonIds,
+    history: History,
+    share: float,
+    id_width: int,
 ) -> Table:
+    """Sign-ups who browsed anonymously before, and leads, linked when they signed up or sent the form."""
     linked = np.flatnonzero(v.of_customer >= 0)
+    ts = np.concatenate([c.signup[linked], leads.captured])
+    order = np.argsort(ts, kind="stable")
     cols = {
-        "visitor": v.of_customer[linked].astype(np.int64),
-        "cust": linked,
-        "ts": c.signup[linked],
-        "dirty": np.zeros(len(linked), dtype=np.int8),
+        "visitor": np.concatenate([v.of_customer[linked], v.of_lead]).astype(np.int64)[order],
+        "cust": np.concatenate([linked, leads.first + np.arange(leads.n)])[order],
+        "ts": ts[order],
+        "dirty": np.zeros(len(ts), dtype=np.int8),
     }
     cols = spoil(rng, cols, (Dirt.BAD_TIMESTAMP,), share, history=history, roles=Roles(ts="ts"))
     select = (

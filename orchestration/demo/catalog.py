@@ -166,28 +166,33 @@ EMAIL_DOMAINS: tuple[tuple[str, float], ...] = (
 
 @dataclass(frozen=True)
 class Channel:
-    """Where a visit came from, as utm parameters; the weights say how often it brings sign-ups
-    and how often it brings anonymous visitors who never sign up."""
+    """Where a visit came from, as utm parameters; the weights say how often it brings sign-ups, how
+    often anonymous visitors who never sign up, and how often leads (paid ads only)."""
 
     source: str | None
     medium: str | None
     campaigns: tuple[str, ...]
     signup_weight: float
     visitor_weight: float
+    lead_weight: float = 0.0
 
 
 CHANNELS: tuple[Channel, ...] = (
-    Channel("naver", "cpc", ("brand_keyword", "skincare_generic", "season_sale"), 0.18, 0.22),
+    Channel("naver", "cpc", ("brand_keyword", "skincare_generic", "season_sale"), 0.18, 0.22, 0.30),
     Channel("naver", "organic", (), 0.10, 0.08),
     Channel("instagram", "social", ("reels_daily", "influencer_collab"), 0.12, 0.08),
-    Channel("instagram", "paid", ("retarget_viewers", "lookalike_buyers"), 0.08, 0.18),
+    Channel("instagram", "paid", ("retarget_viewers", "lookalike_buyers"), 0.08, 0.18, 0.20),
     Channel("kakao", "social", ("channel_coupon",), 0.08, 0.04),
-    Channel("google", "cpc", ("brand_search", "pmax_shopping"), 0.08, 0.14),
+    Channel("google", "cpc", ("brand_search", "pmax_shopping"), 0.08, 0.14, 0.20),
     Channel("google", "organic", (), 0.06, 0.06),
     Channel("youtube", "social", ("creator_review",), 0.04, 0.04),
     Channel("direct", "none", (), 0.18, 0.16),
     Channel("referral", "referral", ("friend_invite",), 0.06, 0.0),
     Channel(None, None, (), 0.02, 0.0),
+    # Ads that only ever bring leads here (restock alerts, event entries); appended so that the draws of
+    # sign-up and visitor channels (zero weight here) stay what they were.
+    Channel("kakao", "display", ("bizboard_restock",), 0.0, 0.0, 0.15),
+    Channel("meta", "paid_social", ("event_giveaway",), 0.0, 0.0, 0.15),
 )
 REFERRAL_CHANNEL = next(i for i, c in enumerate(CHANNELS) if c.source == "referral")
 DIRECT_CHANNEL = next(i for i, c in enumerate(CHANNELS) if c.source == "direct")

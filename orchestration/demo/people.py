@@ -45,11 +45,19 @@ CONSENT_SOURCES: tuple[str, ...] = (
     "event_page",
     "reconfirm_notice",
     "browser_prompt",
+    "restock_alert",
 )
 AD, NIGHT, INFO = 0, 1, 2
 APP_PUSH, WEB_PUSH = 3, 4
 # Where a withdrawal of advertising consent arrives from, per form channel (email, sms, kakao).
 _WITHDRAW_SOURCE = np.array([CONSENT_SOURCES.index(s) for s in ("unsubscribe_link", "080_optout", "mypage")])
+# The forms that capture a lead: a restock alert (needs a phone number for the alert), an event entry
+# (needs an email address), with the chance of leaving the other contact too and of ticking advertising.
+_LEAD_FORMS = np.array([CONSENT_SOURCES.index(s) for s in ("restock_alert", "event_page")])
+_LEAD_FORM_SHARE = (0.6, 0.4)
+_LEAD_OTHER_CONTACT = np.array([0.35, 0.6])  # restock alert: also an email; event entry: also a phone
+_LEAD_AD_PREF = np.array([0.55, 0.85])  # event entries usually come with a marketing tick box
+_LEAD_INTEREST_DAYS = 150  # mean time retargeting ads keep bringing a lead back
 
 NEVER_BUY_SHARE = 0.25
 # Valentine's, White Day, Children's and Parents' Day, 11/11 and Christmas (month * 100 + day).
@@ -77,6 +85,27 @@ class Customers:
     @property
     def n(self) -> int:
         return len(self.signup)
+
+
+@dataclass(frozen=True)
+class Leads:
+    """Identified contacts who never signed up: a paid ad brought them, and a form (a restock alert, an
+    event entry) took their contact. Their customer indices follow the customers', in capture order."""
+
+    first: int  # customer index of the first lead (= the number of customers)
+    captured: np.ndarray  # int64 seconds: the form was sent (identity link and consents)
+    channel: np.ndarray  # int8 index into CHANNELS: the paid ad that brought them
+    campaign: np.ndarray  # int16 index into CAMPAIGNS
+    form: np.ndarray  # int8 index into CONSENT_SOURCES
+    contact: np.ndarray  # (n, 2) bool: left an email address / a phone number
+    ad: np.ndarray  # (n, 2) bool: advertising consent on email / sms
+    night: np.ndarray  # bool: also night-time advertising (where advertising was ticked)
+    info: np.ndarray  # (n, 2) bool: informational messages on email / sms
+    interested_until: np.ndarray  # int64 seconds: retargeting ads bring them back until then
+
+    @property
+    def n(self) -> int:
+        return len(self.captured)
 
 
 def signup_day_weights(history: History) -> np.ndarray:
@@ -131,6 +160,36 @@ def _draw_channels(rng: np.random.Generator, n: int) -> np.ndarray:
     return rng.choice(len(CHANNELS), size=n, p=w / w.sum()).astype(np.int8)
 
 
+def lead_channels(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Paid ads only: the channels that bring leads."""
+    w = np.array([c.lead_weight for c in CHANNELS])
+    return rng.choice(len(CHANNELS), size=n, p=w / w.sum()).astype(np.int8)
+
+
+def draw_leads(rng: np.random.Generator, first: int, n: int, history: History) -> Leads:
+    """Leads arrive like sign-ups (a growing shop), each after an ad visit a few minutes or days before."""
+    # Ten minutes into the history at the earliest, so the ad visit before the form fits inside it.
+    captured = np.maximum(np.sort(history.moments(rng, n, signup_day_weights(history))), history.t0 + 600)
+    channel = lead_channels(rng, n)
+    campaign = campaigns_for(rng, channel)
+    kind = (rng.random(n) >= _LEAD_FORM_SHARE[0]).astype(np.int64)  # 0 restock alert, 1 event entry
+    other = rng.random(n) < _LEAD_OTHER_CONTACT[kind]
+    contact = np.stack([(kind == 1) | other, (kind == 0) | other], axis=1)
+    ad = contact & (rng.random(n) < _LEAD_AD_PREF[kind])[:, None] & (rng.random((n, 2)) < 0.95)
+    return Leads(
+        first=first,
+        captured=captured,
+        channel=channel,
+        campaign=campaign,
+        form=_LEAD_FORMS[kind].astype(np.int8),
+        contact=contact,
+        ad=ad,
+        night=ad.any(axis=1) & (rng.random(n) < 0.15),
+        info=contact & (rng.random((n, 2)) < 0.97),
+        interested_until=captured + exponential_seconds(rng, _LEAD_INTEREST_DAYS, n),
+    )
+
+
 def campaigns_for(rng: np.random.Generator, channel: np.ndarray) -> np.ndarray:
     """A campaign of the channel per row (NONE for channels without campaigns)."""
     count = _CAMPAIGN_COUNT[channel]
@@ -153,8 +212,11 @@ def _referrers(
     return out
 
 
-def customers_table(rng: np.random.Generator, c: Customers, history: History, share: float, id_width: int) -> Table:
-    n = c.n
+def customers_table(
+    rng: np.random.Generator, c: Customers, leads: Leads, history: History, share: float, id_width: int
+) -> Table:
+    """Customers, then leads (no sign-up time; only the contacts their form asked for)."""
+    n = c.n + leads.n
     idx = np.arange(n, dtype=np.int64)
     sur_w = np.array([w for _, _, w in SURNAMES])
     given_w = np.array([w for _, _, w in GIVEN_NAMES])
@@ -174,14 +236,19 @@ def customers_table(rng: np.random.Generator, c: Customers, history: History, sh
     style[~first] = 2
     mult = 6 * int(rng.integers(10**8, 10**9)) + 1  # coprime to 36
     number = np.where(style == 2, (idx * mult + int(rng.integers(0, 36**8))) % 36**_RANDOM_LOCAL_LEN, number)
-    style[rng.random(n) < 0.03] = NONE
+    no_email = rng.random(n) < 0.03
+    no_email[c.n :] = ~leads.contact[:, 0]
+    style[no_email] = NONE
 
     # 8-digit subscriber numbers, unique per customer (a bijection mod 8e7), never starting with 0/1.
     phone_mult = 10 * int(rng.integers(10**6, 10**7)) + int(rng.choice([1, 3, 7, 9]))
     phone = 20_000_000 + (idx * phone_mult + int(rng.integers(0, 80_000_000))) % 80_000_000
-    phone[rng.random(n) < 0.04] = NONE
+    no_phone = rng.random(n) < 0.04
+    no_phone[c.n :] = ~leads.contact[:, 1]
+    phone[no_phone] = NONE
     phone_fmt = rng.choice(3, size=n, p=[0.55, 0.33, 0.12]).astype(np.int8)
 
+    channel = np.concatenate([c.channel, leads.channel])
     cols = {
         "cust": idx,
         "surname": surname,
@@ -193,12 +260,12 @@ def customers_table(rng: np.random.Generator, c: Customers, history: History, sh
         "domain": domain,
         "phone": phone,
         "phone_fmt": phone_fmt,
-        "signup": c.signup.copy(),
+        "signup": np.concatenate([c.signup, np.full(leads.n, NONE)]),
         "fmt": csvout.offset_formats(rng, n, 0.01),
-        "source": SOURCE_OF_CHANNEL[c.channel].astype(np.int8),
-        "medium": MEDIUM_OF_CHANNEL[c.channel].astype(np.int8),
-        "campaign": c.campaign,
-        "referred_by": c.referred_by,
+        "source": SOURCE_OF_CHANNEL[channel].astype(np.int8),
+        "medium": MEDIUM_OF_CHANNEL[channel].astype(np.int8),
+        "campaign": np.concatenate([c.campaign, leads.campaign]),
+        "referred_by": np.concatenate([c.referred_by, np.full(leads.n, NONE)]),
         "dirty": np.zeros(n, dtype=np.int8),
     }
     cols = spoil(
@@ -208,14 +275,14 @@ def customers_table(rng: np.random.Generator, c: Customers, history: History, sh
         share,
         history=history,
         roles=Roles(ts="signup", phone="phone"),
-        eligible=c.first_order < 0,
+        eligible=np.concatenate([c.first_order < 0, np.zeros(leads.n, dtype=bool)]),
     )
     select = (
         ("customer_id", csvout.key("C", "cust", id_width)),
         ("name", "CAST(surname AS VARCHAR) || CAST(given AS VARCHAR)"),
         ("email", _email_sql()),
         ("phone", _phone_sql()),
-        ("signed_up_at", csvout.timestamp("signup", fmt="fmt")),
+        ("signed_up_at", f"CASE WHEN signup >= 0 THEN {csvout.timestamp('signup', fmt='fmt')} END"),
         ("acquisition_source", "source"),
         ("acquisition_medium", "medium"),
         ("acquisition_campaign", "campaign"),
@@ -404,6 +471,7 @@ class AdWindows:
 def consents_table(
     rng: np.random.Generator,
     c: Customers,
+    leads: Leads,
     tokens: PushTokens,
     web: WebPush,
     history: History,
@@ -411,7 +479,7 @@ def consents_table(
     id_width: int,
 ) -> tuple[Table, AdWindows]:
     """The append-only consent history: the sign-up form, then withdrawals, re-grants, late grants,
-    two-yearly re-confirmations and the app/browser prompts, in the order they happened."""
+    two-yearly re-confirmations, the app/browser prompts and the leads' forms, in the order they happened."""
     n = c.n
     # Sign-up form: advertising per form channel (email, sms, kakao), night-time advertising asked only
     # where advertising was ticked, informational messages almost always accepted.
@@ -474,6 +542,14 @@ def consents_table(
     web_src = CONSENT_SOURCES.index("browser_prompt")
     changes.append(_rows(web.cust, WEB_PUSH, AD, web_ad, web.subscribed, web_src))
     changes.append(_rows(web.cust, WEB_PUSH, INFO, True, web.subscribed, web_src))
+
+    # A lead's form asks, per contact it took (email, sms), like the sign-up form does.
+    lc, lch = np.nonzero(leads.contact)
+    lcust, lts, lsrc = leads.first + lc, leads.captured[lc], leads.form[lc]
+    ticked = leads.ad[lc, lch]
+    changes.append(_rows(lcust, lch, AD, ticked, lts, lsrc))
+    changes.append(_rows(lcust[ticked], lch[ticked], NIGHT, leads.night[lc[ticked]], lts[ticked], lsrc[ticked]))
+    changes.append(_rows(lcust, lch, INFO, leads.info[lc, lch], lts, lsrc))
 
     cols = _merge_by_time(signup_rows, changes)
     cols["dirty"] = np.zeros(len(cols["ts"]), dtype=np.int8)

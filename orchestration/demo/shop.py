@@ -49,6 +49,8 @@ _STREAMS: tuple[str, ...] = (
     "cs_chats",
     "surveys",
     "products_table",
+    "leads",
+    "lead_visits",
 )
 _SEOUL = dt.timezone(dt.timedelta(hours=9))  # Korea has no daylight saving time
 
@@ -60,12 +62,21 @@ class ShopSpec:
     seed: int = 7
     end_date: dt.date | None = None  # None -> today in Asia/Seoul
     dirty_share: float = 0.003  # share of rows per file made realistically dirty
+    # Leads per customer: identified contacts from paid ads who never signed up, extra customers.csv rows
+    # with an empty signed_up_at (0.03 makes them about 3% of the file).
+    lead_share: float = 0.03
 
     def __post_init__(self) -> None:
         if self.customers < 1 or self.days < 1:
             raise ValueError("a shop needs at least one customer and one day of history")
         if not 0.0 <= self.dirty_share <= 0.2:
             raise ValueError("dirty_share must lie in [0, 0.2]")
+        if not 0.0 <= self.lead_share <= 0.5:
+            raise ValueError("lead_share must lie in [0, 0.5]")
+
+    @property
+    def leads(self) -> int:
+        return round(self.lead_share * self.customers)
 
 
 @dataclass(frozen=True)
@@ -85,7 +96,8 @@ def generate_shop(spec: ShopSpec, out_dir: Path) -> ShopSummary:
     rng = {name: np.random.default_rng(s) for name, s in zip(_STREAMS, seeds, strict=True)}
     share = spec.dirty_share
     n = spec.customers
-    id_width = max(7, len(str(2 * n + 1)))  # room for the unknown customer ids of dirty orders
+    known = n + spec.leads  # rows of customers.csv: customers, then leads
+    id_width = max(7, len(str(2 * known + 1)))  # room for the unknown customer ids of dirty orders
 
     rows: dict[str, int] = {}
     kinds: dict[str, dict[str, int]] = {}
@@ -102,20 +114,24 @@ def generate_shop(spec: ShopSpec, out_dir: Path) -> ShopSummary:
         products = commerce.draw_products(rng["products"])
         record(commerce.products_table(rng["products_table"], products, history, share))
         customers = people.draw_customers(rng["customers"], n, history)
-        record(people.customers_table(rng["customers_table"], customers, history, share, id_width))
+        leads = people.draw_leads(rng["leads"], n, spec.leads, history)
+        record(people.customers_table(rng["customers_table"], customers, leads, history, share, id_width))
         orders, items = commerce.draw_orders(rng["orders"], customers, products, history)
-        record(commerce.orders_table(rng["orders_table"], orders, history, share, n, id_width))
+        record(commerce.orders_table(rng["orders_table"], orders, history, share, known, id_width))
         record(commerce.order_items_table(rng["items_table"], orders, items, history, share))
 
         tokens = people.draw_push_tokens(rng["push"], customers, history)
         record(people.push_tokens_table(rng["push_table"], tokens, history, share, id_width))
         web = people.draw_web_push(rng["web_push"], customers, history)
         record(people.web_push_table(rng["web_push_table"], web, history, share, id_width))
-        consents, ad_windows = people.consents_table(rng["consents"], customers, tokens, web, history, share, id_width)
+        consents, ad_windows = people.consents_table(
+            rng["consents"], customers, leads, tokens, web, history, share, id_width
+        )
         record(consents)
 
-        visitors = behaviour.draw_visitors(customers)
+        visitors = behaviour.draw_visitors(customers, leads)
         anon = behaviour.AnonIds.draw(rng["anon_ids"], visitors.total)
+        lead_visits = behaviour.draw_lead_visits(rng["lead_visits"], leads, products, visitors, history)
         record(
             behaviour.events_table(
                 rng["events"],
@@ -126,12 +142,15 @@ def generate_shop(spec: ShopSpec, out_dir: Path) -> ShopSummary:
                 ad_windows,
                 visitors,
                 anon,
+                lead_visits,
                 history,
                 share,
                 id_width,
             )
         )
-        record(behaviour.identities_table(rng["identities"], customers, visitors, anon, history, share, id_width))
+        record(
+            behaviour.identities_table(rng["identities"], customers, leads, visitors, anon, history, share, id_width)
+        )
         record(behaviour.cs_chats_table(rng["cs_chats"], customers, orders, history, share, id_width))
         record(behaviour.surveys_table(rng["surveys"], orders, history, share, id_width))
 

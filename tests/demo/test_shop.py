@@ -4,6 +4,7 @@ holds together in time, and dirty rows that are exactly the ones the summary rep
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import re
 import time
@@ -19,6 +20,7 @@ from orchestration.demo.shop import FILES, ShopSpec, ShopSummary, generate_shop
 SEOUL = dt.timezone(dt.timedelta(hours=9))
 END = dt.date(2025, 6, 30)
 SPEC = ShopSpec(customers=1_500, days=800, seed=11, end_date=END)
+PAID_MEDIUMS = {"cpc", "paid", "display", "paid_social"}  # what the signup_benefit audience counts as an ad
 
 CONTRACT: dict[str, tuple[str, ...]] = {
     "customers.csv": (
@@ -207,11 +209,19 @@ def test_clean_rows_keep_time_in_order(shop: Shop) -> None:
     end = dt.datetime.combine(END, dt.time(23, 59, 59))
     for file, (_, ts_col) in KEYS.items():
         for row in shop.clean(file):
-            if ts_col:
+            if ts_col and (row[ts_col] or file != "customers.csv"):  # only a lead has no sign-up time
                 moment = parse_ts(row[ts_col])
                 assert moment is not None and start <= moment <= end, (file, row)
 
-    signup = {r["customer_id"]: parse_ts(r["signed_up_at"]) for r in shop.clean("customers.csv")}
+    customers = list(shop.clean("customers.csv"))
+    signup = {r["customer_id"]: parse_ts(r["signed_up_at"]) for r in customers if r["signed_up_at"]}
+    # A lead never signs up: their records start when their form linked their ad visit to the contact.
+    leads = {r["customer_id"] for r in customers if not r["signed_up_at"]}
+    captured = {
+        r["customer_id"]: parse_ts(r["linked_at"]) for r in shop.clean("identities.csv") if r["customer_id"] in leads
+    }
+    assert leads and len(captured) >= 0.9 * len(leads)
+    known_from = signup | captured
     for file, col in (
         ("orders.csv", "ordered_at"),
         ("consents.csv", "recorded_at"),
@@ -221,11 +231,11 @@ def test_clean_rows_keep_time_in_order(shop: Shop) -> None:
         ("surveys.csv", "responded_at"),
     ):
         for row in shop.clean(file):
-            if row["customer_id"] in signup:
-                assert parse_ts(row[col]) >= signup[row["customer_id"]], (file, row)
+            if row["customer_id"] in known_from:
+                assert parse_ts(row[col]) >= known_from[row["customer_id"]], (file, row)
     for row in shop.clean("events.csv"):
-        if row["customer_id"] in signup:
-            assert parse_ts(row["occurred_at"]) >= signup[row["customer_id"]], row
+        if row["customer_id"] in known_from:
+            assert parse_ts(row["occurred_at"]) >= known_from[row["customer_id"]], row
     referrers = [(r["customer_id"], r["referred_by"]) for r in shop.clean("customers.csv") if r["referred_by"]]
     assert referrers
     assert all(signup[ref] < signup[cust] for cust, ref in referrers if ref in signup)
@@ -342,5 +352,43 @@ def test_small_shop_is_fast_and_can_be_clean(tmp_path: Path) -> None:
     summary = generate_shop(ShopSpec(customers=2_000, seed=3, end_date=END, dirty_share=0.0), tmp_path)
     assert time.perf_counter() - started < 5.0
     assert sum(summary.dirty.values()) == 0
-    assert summary.rows["customers.csv"] == 2_000
+    assert summary.rows["customers.csv"] == 2_000 + 60  # and 3% leads
     assert find_broken({f: read(tmp_path, f) for f in FILES}, END) == {f: {} for f in FILES}
+
+
+def test_leads_came_from_paid_ads_and_never_signed_up_nor_bought(tmp_path: Path) -> None:
+    """Checked on a clean shop, so that no dirty row hides a lead's visit or invents an order."""
+    shop = make_shop(dataclasses.replace(SPEC, dirty_share=0.0), tmp_path)
+    customers = shop.tables["customers.csv"]
+    leads = {r["customer_id"] for r in customers if not r["signed_up_at"]}
+    assert len(leads) == SPEC.leads and 0.02 < len(leads) / len(customers) < 0.04
+    assert all(r["email"] or r["phone"] for r in customers if r["customer_id"] in leads)
+
+    owner = {r["anonymous_id"]: r["customer_id"] for r in shop.tables["identities.csv"]}
+    ad_visits: dict[str, list[dt.datetime]] = defaultdict(list)
+    mediums, sources = Counter(), Counter()
+    for r in shop.tables["events.csv"]:
+        who = r["customer_id"] or owner.get(r["anonymous_id"])
+        if who in leads:
+            assert r["event_type"] in ("page_view", "product_view"), r  # no sign-up, cart, checkout or click
+            if r["utm_medium"]:
+                assert r["utm_medium"] in PAID_MEDIUMS, r
+                ad_visits[who].append(parse_ts(r["occurred_at"]))
+                mediums[r["utm_medium"]] += 1
+                sources[r["utm_source"]] += 1
+    assert set(ad_visits) == leads
+    assert set(mediums) == PAID_MEDIUMS and {"naver", "google", "meta", "kakao"} <= set(sources)
+    assert sum(len(v) > 1 for v in ad_visits.values()) > 0.3 * len(leads)  # retargeting brings them back
+    # On every recent day some lead's latest ad visit is at most 7 days old (the signup_benefit audience).
+    for back in range(30):
+        day_end = dt.datetime.combine(END - dt.timedelta(days=back - 1), dt.time())
+        assert any(day_end - dt.timedelta(days=7) <= at < day_end for v in ad_visits.values() for at in v), back
+
+    for file in ("orders.csv", "push_tokens.csv", "web_push_subscriptions.csv", "cs_chats.csv", "surveys.csv"):
+        assert not leads & {r["customer_id"] for r in shop.tables[file]}, file
+    # The form asks for consent on the contacts it took: most leads agree to advertising, some do not.
+    consents = [r for r in shop.tables["consents.csv"] if r["customer_id"] in leads]
+    assert {r["source"] for r in consents} == {"restock_alert", "event_page"}
+    assert {r["channel"] for r in consents} == {"email", "sms"}
+    advertised = {r["customer_id"] for r in consents if r["purpose"] == "ad" and r["granted"] == "true"}
+    assert 0.5 < len(advertised) / len(leads) < 0.9

@@ -50,15 +50,22 @@ def test_the_demo_shop_gets_every_campaign(shop_env: ShopEnv) -> None:
             "select campaign_id, count(*) from sends.fct_planned_sends where state = 'scheduled' group by 1"
         ).fetchall())
         leads = con.execute("select count(*) from staging.stg_shop__customers where signed_up_at is null").fetchone()[0]
+        # Who each campaign planned for: leads (no sign-up) or signed-up customers.
+        planned_leads = dict(con.execute(
+            "select campaign_id, count(*) filter (where customers.signed_up_at is null) from sends.fct_planned_sends"
+            " join staging.stg_shop__customers as customers using (customer_id) where state = 'scheduled' group by 1"
+        ).fetchall())
         delivered = con.execute("select count(*) from sends.deliveries where state = 'accepted'").fetchone()[0]
         reasons = dict(con.execute(
             "select reason, count(*) from sends.fct_send_decisions where decision = 'excluded' group by 1"
         ).fetchall())
-    # The demo generator signs every customer up, so there are no identified visitors without a sign-up:
-    # the sign-up benefit has nobody to address (its own designed test shows it working).
-    assert leads == 0 and "signup_benefit" not in planned
+    # The demo shop has leads (contacts from paid ads who never signed up): the sign-up benefit reaches
+    # only them, and the welcome coupon (sign-ups who have not bought) never does.
+    assert leads > 0
     for campaign in ("repurchase_reminder", "welcome_coupon", "help_offer", "win_back", "referral_offer",
-                     "vip_note", "consent_reconfirmation"):
+                     "vip_note", "consent_reconfirmation", "signup_benefit"):
         assert planned.get(campaign, 0) > 0, (campaign, planned)
+    assert planned_leads["signup_benefit"] == planned["signup_benefit"]
+    assert planned_leads["welcome_coupon"] == 0
     assert delivered == sum(planned.values())
     assert {"no_consent", "control_group", "holdout"} <= set(reasons)

@@ -3,6 +3,10 @@
     (order_days, frequency, recency, tenure, monetary value), the inter-purchase intervals and the
     repurchase due date. dim_customers is the last day of it; the segments are every day of it.
 
+    A customer is known from sign-up, or from their first order when that came first or sign-up is
+    unknown. A row of the customer file with neither is a lead (a contact from a restock alert or an
+    event form, see fct_audience_signup_benefit): not a customer, so not here, until they sign up or buy.
+
     A state only changes on a purchase day, so it is computed once per "anchor" - the window's first day
     (everything bought up to then) and every later purchase day in the window - and then spread over the
     days until the next anchor. A one-day window therefore costs one pass over the purchase history; a
@@ -36,7 +40,7 @@ first_orders as (
 
 known_customers as (
     {#- A customer exists from sign-up, or from their first order when that came first or sign-up is unknown.
-        Neither known: in the customer file without any date, so always known. -#}
+        Neither: a lead, not a customer (known_from_date null never joins a day below). -#}
     select
         customers.customer_id,
         customers.signed_up_at,
@@ -60,9 +64,7 @@ customer_days as (
         known_customers.signed_up_at,
         known_customers.known_from_date
     from days
-    inner join known_customers
-        on known_customers.known_from_date is null
-        or known_customers.known_from_date <= days.as_of_date
+    inner join known_customers on known_customers.known_from_date <= days.as_of_date
 ),
 
 referrals as (
@@ -71,9 +73,7 @@ referrals as (
         known_customers.referred_by_customer_id as customer_id,
         count(*) as customers_referred
     from days
-    inner join known_customers
-        on known_customers.known_from_date is null
-        or known_customers.known_from_date <= days.as_of_date
+    inner join known_customers on known_customers.known_from_date <= days.as_of_date
     where known_customers.referred_by_customer_id is not null
     group by days.as_of_date, known_customers.referred_by_customer_id
 ),

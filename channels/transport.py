@@ -72,6 +72,40 @@ def limiter_for(key: str, rate: float | None) -> RateLimiter:
         return limiter
 
 
+class LeanSession(requests.Session):
+    """A `requests.Session` whose plain calls skip what the adapters never use.
+
+    `Session.request` merges session settings, cookies, auth and hooks, extracts cookies from every
+    answer and follows redirects; on a one-message-per-request API that is about half of the client's
+    CPU per message (measured against the fakes: ~0.7-1.0 ms per request through `Session.post`,
+    ~0.5 ms through the transport adapter directly). Calls with only method, URL, headers, body and
+    timeout go straight to the transport adapter, with the same exceptions and `Response`; any other
+    argument takes the full path. Redirects are not followed: a provider answering a POST with 3xx is
+    classified by its status like any other answer.
+    """
+
+    _PLAIN = frozenset({"data", "json", "headers", "timeout"})
+
+    def request(self, method: str | bytes, url: str | bytes, *args: object, **kwargs: object) -> requests.Response:
+        if args or not self._PLAIN.issuperset(k for k, v in kwargs.items() if v is not None):
+            return super().request(method, url, *args, **kwargs)  # type: ignore[arg-type]
+        prepared = requests.PreparedRequest()
+        prepared.prepare_method(method)
+        prepared.prepare_url(url, None)
+        headers = self.headers.copy()
+        headers.update(kwargs.get("headers") or {})  # type: ignore[arg-type]
+        prepared.prepare_headers(headers)
+        prepared.prepare_body(kwargs.get("data"), None, kwargs.get("json"))
+        prepared.hooks = {"response": []}
+        scheme = prepared.url.split(":", 1)[0] if prepared.url else "https"
+        proxies = {scheme: self.proxies[scheme]} if scheme in self.proxies else {}
+        response = self.get_adapter(prepared.url or "").send(
+            prepared, timeout=kwargs.get("timeout"), proxies=proxies  # type: ignore[arg-type]
+        )
+        _ = response.content  # read the whole answer now, as the full path does unless streaming
+        return response
+
+
 def new_session(pool_size: int = 32) -> requests.Session:
     """A keep-alive session sized for `pool_size` threads; no transparent retries (we decide those).
 
@@ -79,7 +113,7 @@ def new_session(pool_size: int = 32) -> requests.Session:
     ~/.netrc on every request, ~0.5 ms of CPU each, which caps a one-message-per-request API at a few
     hundred messages a second. Proxy variables are read once here instead (NO_PROXY is not honoured).
     """
-    session = requests.Session()
+    session = LeanSession()
     session.trust_env = False
     session.proxies = {k: v for k, v in urllib.request.getproxies().items() if k in ("http", "https")}
     adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0, pool_block=False)

@@ -50,12 +50,25 @@
     has it (DuckDB, Postgres), insert_overwrite of the as_of_date partitions on Spark.
 -#}
 {% macro daily_incremental_config() -%}
+    {#- Every run replaces the days of its window. delete+insert alone only replaces the days the new
+        rows carry, so a day that now has no rows (a fixed audience model that selected everyone) would
+        keep yesterday's answer; the pre-hook empties the whole window first. -#}
     {%- if target.type == 'spark' or target.type == 'databricks' -%}
+        {#- insert_overwrite replaces only the partitions written; Delta tables can take the same
+            pre-hook (delete_window_rows), plain parquet cannot. -#}
         {{ return({'materialized': 'incremental', 'incremental_strategy': 'insert_overwrite',
                    'partition_by': ['as_of_date'], 'file_format': 'parquet', 'on_schema_change': 'append_new_columns'}) }}
     {%- else -%}
         {{ return({'materialized': 'incremental', 'incremental_strategy': 'delete+insert',
-                   'unique_key': 'as_of_date', 'on_schema_change': 'append_new_columns'}) }}
+                   'unique_key': 'as_of_date', 'on_schema_change': 'append_new_columns',
+                   'pre_hook': ["{{ delete_window_rows() }}"]}) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Delete the run window's days from an incremental daily model (nothing on its first build). -#}
+{% macro delete_window_rows(column='as_of_date') -%}
+    {%- if is_incremental() -%}
+        delete from {{ this }} where {{ column }} between {{ window_start_date() }} and {{ as_of_date() }}
     {%- endif -%}
 {%- endmacro %}
 

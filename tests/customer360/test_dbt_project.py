@@ -126,3 +126,25 @@ def test_dbt_docs_generate(built: tuple[Path, Path, str]) -> None:
     dbt(warehouse, root / "target_docs", "docs", "generate")
     catalog = json.loads((root / "target_docs" / "catalog.json").read_text())
     assert "model.dangol.dim_customers" in catalog["nodes"]
+
+
+def test_a_rerun_that_finds_no_rows_empties_its_day(built: tuple[Path, Path, str]) -> None:
+    """A day rebuilt from data that no longer yields rows must end up empty, not keep the old answer
+    (delete+insert by itself only replaces the days that the new rows carry)."""
+    root, warehouse, _ = built
+    emptied = root / "emptied.duckdb"
+    shutil.copy(warehouse, emptied)
+    with duckdb.connect(str(emptied)) as con:
+        before = dict(con.execute(
+            "select as_of_date, count(*) from marts.fct_customer_segments_daily group by 1"
+        ).fetchall())
+        con.execute("delete from raw.orders")
+        con.execute("delete from raw.customers")
+    assert before[D] > 0
+    dbt(emptied, root / "target_emptied", "run", "--select", "+fct_customer_segments_daily", first=D, last=D)
+    with duckdb.connect(str(emptied), read_only=True) as con:
+        after = dict(con.execute(
+            "select as_of_date, count(*) from marts.fct_customer_segments_daily group by 1"
+        ).fetchall())
+    assert D not in after
+    assert after == {day: n for day, n in before.items() if day != D}  # the window's other days are kept

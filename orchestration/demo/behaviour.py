@@ -33,7 +33,7 @@ from orchestration.demo.people import (
     Customers,
     Leads,
     campaigns_for,
-    lead_channels,
+    draw_channels,
     signup_day_weights,
 )
 
@@ -291,8 +291,7 @@ def events_table(
 
     # Visitors from ads and search who never sign up.
     visitors = v.anonymous
-    weights = np.array([ch.visitor_weight for ch in CHANNELS])
-    vchan = rng.choice(len(CHANNELS), size=visitors, p=weights / weights.sum())
+    vchan = draw_channels(rng, visitors, "visitor")
     vutm = _utm_channel(vchan)
     vcamp = np.where(vutm >= 0, campaigns_for(rng, vchan), NONE)
     vstart = np.minimum(history.moments(rng, visitors, signup_day_weights(history)), history.t_end - 1_200)
@@ -376,7 +375,7 @@ def draw_lead_visits(
     who = np.repeat(np.arange(n), rng.poisson(span / (_RETARGET_GAP_DAYS * DAY)))
     at = history.between(rng, leads.captured[who] + 1, end[who])
     same_ad = rng.random(len(who)) < 0.6
-    chan = np.where(same_ad, leads.channel[who], lead_channels(rng, len(who)))
+    chan = np.where(same_ad, leads.channel[who], draw_channels(rng, len(who), "lead"))
     camp = np.where(same_ad, leads.campaign[who], campaigns_for(rng, chan))
     revisits = _sessions(
         rng,

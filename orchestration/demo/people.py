@@ -7,6 +7,7 @@ every other table reads one consistent story per customer.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -132,7 +133,7 @@ def draw_customers(rng: np.random.Generator, n: int, history: History) -> Custom
     cycle_days = cat_cycle[favourite] * rng.lognormal(0.0, 0.35, n)
     churn = np.clip(rng.beta(2.0, 5.0, n), 0.03, 0.95)
 
-    channel = _draw_channels(rng, n)
+    channel = draw_channels(rng, n, "signup")
     referred_by = _referrers(rng, channel, signup, first_order)
     # The very first customers cannot have been referred by anyone: they came directly.
     channel[(channel == REFERRAL_CHANNEL) & (referred_by < 0)] = DIRECT_CHANNEL
@@ -155,14 +156,10 @@ def draw_customers(rng: np.random.Generator, n: int, history: History) -> Custom
     )
 
 
-def _draw_channels(rng: np.random.Generator, n: int) -> np.ndarray:
-    w = np.array([c.signup_weight for c in CHANNELS])
-    return rng.choice(len(CHANNELS), size=n, p=w / w.sum()).astype(np.int8)
-
-
-def lead_channels(rng: np.random.Generator, n: int) -> np.ndarray:
-    """Paid ads only: the channels that bring leads."""
-    w = np.array([c.lead_weight for c in CHANNELS])
+def draw_channels(rng: np.random.Generator, n: int, brings: Literal["signup", "visitor", "lead"]) -> np.ndarray:
+    """`n` channels (indices into CHANNELS) drawn by how often each brings sign-ups, anonymous visitors or
+    leads (paid ads only)."""
+    w = np.array([getattr(c, f"{brings}_weight") for c in CHANNELS])
     return rng.choice(len(CHANNELS), size=n, p=w / w.sum()).astype(np.int8)
 
 
@@ -170,7 +167,7 @@ def draw_leads(rng: np.random.Generator, first: int, n: int, history: History) -
     """Leads arrive like sign-ups (a growing shop), each after an ad visit a few minutes or days before."""
     # Ten minutes into the history at the earliest, so the ad visit before the form fits inside it.
     captured = np.maximum(np.sort(history.moments(rng, n, signup_day_weights(history))), history.t0 + 600)
-    channel = lead_channels(rng, n)
+    channel = draw_channels(rng, n, "lead")
     campaign = campaigns_for(rng, channel)
     kind = (rng.random(n) >= _LEAD_FORM_SHARE[0]).astype(np.int64)  # 0 restock alert, 1 event entry
     other = rng.random(n) < _LEAD_OTHER_CONTACT[kind]

@@ -46,22 +46,22 @@
 {%- endmacro %}
 
 {#-
-    Config for an incremental model replaced one as_of_date at a time: delete+insert where the adapter
-    has it (DuckDB, Postgres), insert_overwrite of the as_of_date partitions on Spark.
+    Config for an incremental model replaced one window of as_of_dates at a time: the window deleted,
+    then appended, where the adapter can delete (DuckDB, Postgres); insert_overwrite of the as_of_date
+    partitions on Spark.
 -#}
 {% macro daily_incremental_config() -%}
-    {#- Every run replaces the days of its window. delete+insert alone only replaces the days the new
-        rows carry, so a day that now has no rows (a fixed audience model that selected everyone) would
-        keep yesterday's answer; the pre-hook empties the whole window first. -#}
+    {#- Every run replaces the days of its window: the pre-hook empties the whole window, then the new
+        rows are appended. (delete+insert by unique key only replaced the days the new rows carry, so a
+        day that now has no rows - a fixed audience model that selected everyone - kept its old answer.) -#}
     {%- if target.type == 'spark' or target.type == 'databricks' -%}
         {#- insert_overwrite replaces only the partitions written; Delta tables can take the same
             pre-hook (delete_window_rows), plain parquet cannot. -#}
         {{ return({'materialized': 'incremental', 'incremental_strategy': 'insert_overwrite',
                    'partition_by': ['as_of_date'], 'file_format': 'parquet', 'on_schema_change': 'append_new_columns'}) }}
     {%- else -%}
-        {{ return({'materialized': 'incremental', 'incremental_strategy': 'delete+insert',
-                   'unique_key': 'as_of_date', 'on_schema_change': 'append_new_columns',
-                   'pre_hook': ["{{ delete_window_rows() }}"]}) }}
+        {{ return({'materialized': 'incremental', 'incremental_strategy': 'append',
+                   'on_schema_change': 'append_new_columns', 'pre_hook': ["{{ delete_window_rows() }}"]}) }}
     {%- endif -%}
 {%- endmacro %}
 

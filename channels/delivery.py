@@ -223,10 +223,7 @@ def deliver(
             results = [SendResult(m.key, Outcome.UNKNOWN, reason="adapter answered wrongly") for m in batch.messages]
         keep_claimed = {r.key for r in results if failure is None and resend_same_key(r, batch)}
         if worker_side:
-            answered = [r for r in results if r.key not in keep_claimed]
-            ledger.commit_round(
-                (), answered, address_of, adapter.name, message_of, closes=[(batch.batch_id, sorted(keep_claimed))]
-            )
+            ledger.record_batch(batch.batch_id, batch.messages, results, adapter.name, address_of, keep_claimed)
         return results, keep_claimed, failure
 
     def backoff(attempt: int) -> float:
@@ -259,7 +256,7 @@ def deliver(
     config_reason: str | None = None
 
     to_record: list[SendResult] = []
-    closes: list[tuple[str, list[str]]] = []  # (batch id, keys still claimed) answered this round
+    closes: list[tuple[str, list[str]]] = []  # (batch id, keys answered) this round
     claimed_keys: set[str] = set()
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"send-{adapter.name}") as pool:
         while ready or delayed or inflight or to_record:
@@ -302,7 +299,7 @@ def deliver(
             inflight -= len(done)
             for batch, (results, keep_claimed, failure) in done:
                 if not worker_side:
-                    closes.append((batch.batch_id, sorted(keep_claimed)))
+                    closes.append((batch.batch_id, [r.key for r in results if r.key not in keep_claimed]))
                 if failure is not None:
                     log.error("%s: send raised %s; stopping the channel", adapter.name, type(failure).__name__)
                     error = error or failure

@@ -75,6 +75,9 @@ class NullLedger(Ledger):
     def commit_round(self, *args: Any, **kwargs: Any) -> None:
         pass
 
+    def record_batch(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
     def mark(self, keys: Sequence[str], state: State, reason: str | None = None) -> None:
         pass
 

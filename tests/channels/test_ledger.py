@@ -130,10 +130,74 @@ def test_opening_an_old_ledger_adds_new_columns(tmp_path: Path) -> None:
         " planned_at text not null, updated_at text not null);"
         "create table suppressions (channel text not null, address_hash text not null, reason text not null,"
         " at text not null, primary key (channel, address_hash));"
+        "insert into messages values ('k0', 'c1', 'cust0', 'sms', 'ad', 'x', 'h', 'accepted', 1, 'req-0', null,"
+        " '2026-01-01T00:00:00+00:00', '2026-01-01T00:00:01+00:00');"
     )
     db.close()
     with Ledger(path) as ledger:
         ledger.plan([sms(1)], "x")
         ledger.claim(["k1"], batch_id="b")
         assert ledger.claims(["k1"])["k1"].batch_id == "b"
-        assert ledger.counts() == {"claimed": 1}
+        assert ledger.counts() == {"claimed": 1, "accepted": 1}
+        ledger.claim(["k2"], batch_id="b2")
+        ledger.record_batch("b2", [sms(2)], _accepted([sms(2)]), "x")
+        assert [(r.key, r.customer_id, r.state, r.provider_id) for r in ledger.rows(state=State.ACCEPTED)] == [
+            ("k0", "cust0", State.ACCEPTED, "req-0"),
+            ("k2", "cust2", State.ACCEPTED, "req-9"),
+        ]
+    with Ledger(path) as ledger:  # opening it again changes nothing
+        assert ledger.counts() == {"claimed": 1, "accepted": 2}
+
+
+def _accepted(messages: list[Message], provider_id: str = "req-9") -> list[SendResult]:
+    return [SendResult(m.key, Outcome.ACCEPTED, provider_id=provider_id) for m in messages]
+
+
+def test_a_batch_accepted_whole_reads_like_full_rows(tmp_path: Path) -> None:
+    """The compact record of a whole accepted batch (one `batches` row, narrow message rows) reads back
+    exactly as the full per-message rows written for any other answer."""
+    batch = [sms(i) for i in range(5)]
+    compact, full = Ledger(tmp_path / "compact.sqlite"), Ledger(tmp_path / "full.sqlite")
+    with compact, full:
+        for ledger in (compact, full):
+            ledger.plan(batch[:2], "nhn_sms")  # two were planned first; three are written with their answer
+            ledger.claim([m.key for m in batch], batch_id="b1")
+        compact.record_batch("b1", batch, _accepted(batch), "nhn_sms")
+        full.commit_round((), _accepted(batch), None, "nhn_sms", {m.key: m for m in batch})
+        assert compact.rows() == full.rows()
+        assert [r.customer_id for r in compact.rows()] == [f"cust{i}" for i in range(5)]
+        assert compact.counts("c1") == full.counts("c1") == {"accepted": 5}
+        assert compact.claims([m.key for m in batch]) == {}
+        db = sqlite3.connect(compact.path)
+        assert db.execute("select count(*) from batches").fetchone() == (1,)
+        assert db.execute("select count(*) from messages where campaign_id is null").fetchone() == (3,)
+        # A receipt moves a compact row forward like any other.
+        assert compact.advance("k3", State.DELIVERED)
+        assert compact.rows(keys=["k3"])[0].state is State.DELIVERED
+
+
+def test_a_batch_with_any_other_answer_is_written_in_full(ledger: Ledger) -> None:
+    batch = [sms(i) for i in range(4)]
+    ledger.claim([m.key for m in batch], batch_id="b1")
+    results = _accepted(batch)
+    results[2] = SendResult("k2", Outcome.PERMANENT, reason="invalid number")
+    ledger.record_batch("b1", batch, results, "nhn_sms", {m.key: ("sms", m.address) for m in batch})
+    assert ledger.states([m.key for m in batch]) == {
+        "k0": State.ACCEPTED,
+        "k1": State.ACCEPTED,
+        "k2": State.FAILED,
+        "k3": State.ACCEPTED,
+    }
+    assert sqlite3.connect(ledger.path).execute("select count(*) from batches").fetchone() == (0,)
+    assert ("sms", address_hash(batch[2].address)) in ledger.suppressed()
+
+
+def test_answering_part_of_a_claim_leaves_the_rest_claimed(ledger: Ledger) -> None:
+    """A batch resent after a crash may hold only some of its claim's keys: the others stay claimed."""
+    batch = [sms(i) for i in range(4)]
+    ledger.claim([m.key for m in batch], batch_id="b1")
+    ledger.record_batch("b1", batch[:2], _accepted(batch[:2]), "nhn_sms")
+    ledger.record_batch("b1", batch[2:3], _accepted(batch[2:3]), "nhn_sms", kept=())
+    assert set(ledger.claims([m.key for m in batch])) == {"k3"}
+    ledger.record_batch("b1", batch[3:], [SendResult("k3", Outcome.UNKNOWN)], "nhn_sms", kept={"k3"})
+    assert set(ledger.claims(["k3"])) == {"k3"}  # kept: it goes again under b1

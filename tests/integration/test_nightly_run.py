@@ -32,17 +32,47 @@ CASES = [
     ("c01", "010-1000-0001", EVERY_30_DAYS, [("email", True, SIGNUP)], "email", "due today, email consent"),
     ("c02", "010-1000-0002", EVERY_30_DAYS, [], None, "due today, no consent at all"),
     ("c03", "010-1000-0003", EVERY_30_DAYS, [("sms", True, SIGNUP)], "sms", "due today, sms consent only"),
-    ("c04", "010-1000-0004", EVERY_30_DAYS, [("email", True, SIGNUP), ("email", False, _day(0, 9))], None,
-     "withdrew consent on the day itself"),
-    ("c05", "010-1000-0005", [*EVERY_30_DAYS, (3, "paid")], [("email", True, SIGNUP)], "email",
-     "bought again after D, which D cannot see"),
+    (
+        "c04",
+        "010-1000-0004",
+        EVERY_30_DAYS,
+        [("email", True, SIGNUP), ("email", False, _day(0, 9))],
+        None,
+        "withdrew consent on the day itself",
+    ),
+    (
+        "c05",
+        "010-1000-0005",
+        [*EVERY_30_DAYS, (3, "paid")],
+        [("email", True, SIGNUP)],
+        "email",
+        "bought again after D, which D cannot see",
+    ),
     ("c06", "010-1000-0006", [(-40, "paid"), (-10, "paid")], [("email", True, SIGNUP)], None, "not due yet"),
-    ("c07", "010-1000-0007", [(-30, "paid:p1")], [("email", True, SIGNUP)], "email",
-     "one purchase of a 30-day replenishment product"),
-    ("c08", "010-1000-0008", [(-90, "paid"), (-60, "paid"), (-30, "cancelled")], [("email", True, SIGNUP)], None,
-     "a cancelled order is no purchase: overdue past the grace period"),
-    ("c09", "010-1000-0009", [(-60, "paid"), (-30, "paid"), (-30, "paid")], [("email", True, SIGNUP)], "email",
-     "two orders on one day are one purchase day"),
+    (
+        "c07",
+        "010-1000-0007",
+        [(-30, "paid:p1")],
+        [("email", True, SIGNUP)],
+        "email",
+        "one purchase of a 30-day replenishment product",
+    ),
+    (
+        "c08",
+        "010-1000-0008",
+        [(-90, "paid"), (-60, "paid"), (-30, "cancelled")],
+        [("email", True, SIGNUP)],
+        None,
+        "a cancelled order is no purchase: overdue past the grace period",
+    ),
+    (
+        "c09",
+        "010-1000-0009",
+        [(-60, "paid"), (-30, "paid"), (-30, "paid")],
+        [("email", True, SIGNUP)],
+        "email",
+        "two orders on one day are one purchase day",
+    ),
     ("c10", "02-123-4567", EVERY_30_DAYS, [("email", True, SIGNUP)], None, "landline phone: row quarantined"),
 ]
 
@@ -54,8 +84,11 @@ def write_designed_shop(folder: Path) -> dict[str, str]:
     orders = ["order_id,customer_id,ordered_at,amount,status"]
     items = ["order_id,line_no,product_id,quantity,unit_price"]
     consents = ["customer_id,channel,purpose,granted,recorded_at,source"]
-    products = ["product_id,name,category,price,replenishment_days", "p1,수분크림,skincare,30000,30",
-                "p2,향수,fragrance,30000,"]
+    products = [
+        "product_id,name,category,price,replenishment_days",
+        "p1,수분크림,skincare,30000,30",
+        "p2,향수,fragrance,30000,",
+    ]
     for cid, phone, order_list, consent_list, _, _ in CASES:
         customers.append(f"{cid},김{cid},{cid}@naver.com,{phone},{SIGNUP}")
         for k, (offset, what) in enumerate(order_list):
@@ -64,8 +97,13 @@ def write_designed_shop(folder: Path) -> dict[str, str]:
             items.append(f"{cid}-{k},1,{product or 'p2'},1,30000")
         for channel, granted, at in consent_list:
             consents.append(f"{cid},{channel},ad,{str(granted).lower()},{at},signup_form")
-    for name, rows in [("customers", customers), ("orders", orders), ("consents", consents),
-                       ("order_items", items), ("products", products)]:
+    for name, rows in [
+        ("customers", customers),
+        ("orders", orders),
+        ("consents", consents),
+        ("order_items", items),
+        ("products", products),
+    ]:
         (folder / f"{name}.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     return {cid: channel for cid, _, _, _, channel, _ in CASES if channel}
 
@@ -123,7 +161,7 @@ def test_nightly_run_delivers_exactly_the_due_and_consented_customers_once(desig
     assert len(_outbox(env)) == len(expected)
     with sqlite3.connect(env.ledger) as ledger:
         assert ledger.execute(
-            "select count(*), max(attempts) from messages where campaign_id = 'repurchase_reminder'"
+            "select count(*), max(attempts) from message_rows where campaign_id = 'repurchase_reminder'"
         ).fetchone() == (len(expected), 1)
 
 
@@ -133,16 +171,20 @@ def test_dry_run_plans_but_delivers_nothing(designed) -> None:
     assert "dry run: nothing was delivered" in result.stdout
     assert _outbox(env, campaign_id=None) == []
     with duckdb.connect(str(env.warehouse), read_only=True) as con:
-        planned = dict(con.execute(
-            "select customer_id, channel from sends.fct_planned_sends where as_of_date = ? and state = 'scheduled'"
-            " and campaign_id = 'repurchase_reminder'",
-            [D],
-        ).fetchall())
-        reasons = dict(con.execute(
-            "select customer_id, coalesce(reason, decision) from sends.fct_send_decisions where as_of_date = ?"
-            " and campaign_id = 'repurchase_reminder'",
-            [D],
-        ).fetchall())
+        planned = dict(
+            con.execute(
+                "select customer_id, channel from sends.fct_planned_sends where as_of_date = ? and state = 'scheduled'"
+                " and campaign_id = 'repurchase_reminder'",
+                [D],
+            ).fetchall()
+        )
+        reasons = dict(
+            con.execute(
+                "select customer_id, coalesce(reason, decision) from sends.fct_send_decisions where as_of_date = ?"
+                " and campaign_id = 'repurchase_reminder'",
+                [D],
+            ).fetchall()
+        )
     assert planned == expected
     assert reasons["c05"] == "holdout"  # in the audience (D cannot see its later order), then held out
     assert reasons["c02"] == reasons["c04"] == "no_consent"

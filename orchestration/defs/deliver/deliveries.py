@@ -110,8 +110,7 @@ def deliveries(
                 report = deliver(messages, adapter, ledger)
             counts.update({f"{channel}:{state}": n for state, n in report.outcomes.items()})
             skipped += report.skipped_already_sent
-        keys = set(planned["send_key"])
-        rows = [r for r in ledger.rows() if r.key in keys]
+        rows = ledger.rows(keys=list(planned["send_key"]))
     recorded = pd.DataFrame(
         [
             {

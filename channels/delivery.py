@@ -40,7 +40,7 @@ from channels.errors import ChannelConfigError, ChannelError, TransientChannelEr
 from channels.ledger import SENDABLE_STATES, Ledger, State, SuppressionKind, address_hash
 from channels.masking import mask_address, mask_text
 from channels.models import Message, Outcome, Purpose, SendResult
-from channels.transport import limiter_for
+from channels.transport import limiter_for, short_gil_slices
 
 log = logging.getLogger(__name__)
 
@@ -258,7 +258,10 @@ def deliver(
     to_record: list[SendResult] = []
     closes: list[tuple[str, list[str]]] = []  # (batch id, keys answered) this round
     claimed_keys: set[str] = set()
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"send-{adapter.name}") as pool:
+    with (
+        short_gil_slices(),
+        ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"send-{adapter.name}") as pool,
+    ):
         while ready or delayed or inflight or to_record:
             now = time.monotonic()
             while delayed and delayed[0][0] <= now:

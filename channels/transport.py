@@ -10,9 +10,12 @@ it twice.
 from __future__ import annotations
 
 import email.utils
+import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import requests
 import urllib3
@@ -72,6 +75,29 @@ def limiter_for(key: str, rate: float | None) -> RateLimiter:
         return limiter
 
 
+GIL_SLICE_SECONDS = 0.001
+
+
+@contextmanager
+def short_gil_slices(seconds: float = GIL_SLICE_SECONDS) -> Iterator[None]:
+    """Let a thread waiting for the GIL have it within `seconds` instead of Python's default 5 ms.
+
+    Every socket read and every SQLite statement gives up the GIL and must take it back; while another
+    thread is busy in Python (building a 1,000-recipient body, reading an answer), taking it back waits
+    for that thread's slice to end. A batch's claim, request and answer pass through a dozen such points,
+    which added ~30 ms to each batch's round trip (measured against the fakes), more than the network
+    latency itself. Process-wide while it lasts; a slice already shorter is left alone."""
+    before = sys.getswitchinterval()
+    if before <= seconds:
+        yield
+        return
+    sys.setswitchinterval(seconds)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(before)
+
+
 class LeanSession(requests.Session):
     """A `requests.Session` whose plain calls skip what the adapters never use.
 
@@ -100,7 +126,9 @@ class LeanSession(requests.Session):
         scheme = prepared.url.split(":", 1)[0] if prepared.url else "https"
         proxies = {scheme: self.proxies[scheme]} if scheme in self.proxies else {}
         response = self.get_adapter(prepared.url or "").send(
-            prepared, timeout=kwargs.get("timeout"), proxies=proxies  # type: ignore[arg-type]
+            prepared,
+            timeout=kwargs.get("timeout"),
+            proxies=proxies,  # type: ignore[arg-type]
         )
         _ = response.content  # read the whole answer now, as the full path does unless streaming
         return response

@@ -15,6 +15,7 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -157,8 +158,10 @@ class FakeProvider:
     """A real HTTP server on 127.0.0.1 that behaves like one provider.
 
     Subclasses implement `handle` (auth, validation, per-recipient answers) and call `record` for each
-    message the provider would have accepted; `received` is what a test compares with the ledger.
-    `record_path` also appends every record to a JSON-lines file, for checks from another process.
+    message the provider would have accepted (or `record_later` with a function that makes those
+    records, to keep parsing off the request path); `received` is what a test compares with the
+    ledger. `record_path` also appends every record to a JSON-lines file, for checks from another
+    process.
     """
 
     name: ClassVar[str] = "fake"
@@ -173,7 +176,8 @@ class FakeProvider:
     ) -> None:
         self.latency_ms = latency_ms
         self.faults = faults
-        self.received: list[dict[str, Any]] = []
+        self._received: list[dict[str, Any]] = []
+        self._later: list[Callable[[], list[dict[str, Any]]]] = []
         self.requests = 0
         self.record_path = Path(record_path) if record_path else None
         self._lock = threading.Lock()
@@ -215,21 +219,43 @@ class FakeProvider:
 
     # -- recording ------------------------------------------------------------------------------
 
+    @property
+    def received(self) -> list[dict[str, Any]]:
+        """Every accepted message, in the order accepted."""
+        with self._lock:
+            return self._drain()
+
+    def _drain(self) -> list[dict[str, Any]]:
+        while self._later:
+            self._received.extend(self._later.pop(0)())
+        return self._received
+
     def record(self, items: list[dict[str, Any]]) -> None:
         with self._lock:
-            self.received.extend(items)
+            self._drain()
+            self._received.extend(items)
             if self.record_path is not None:
                 with self.record_path.open("a", encoding="utf-8") as out:
                     for item in items:
                         out.write(json.dumps(item, ensure_ascii=False) + "\n")
 
-    def received_keys(self) -> list[str]:
+    def record_later(self, make: Callable[[], list[dict[str, Any]]]) -> None:
+        """Like `record(make())`, with `make` run when `received` is next read: a provider parses
+        nothing it does not have to while answering, and the fake should not be the benchmark's
+        bottleneck. With `record_path` set the records are written at once."""
+        if self.record_path is not None:
+            self.record(make())
+            return
         with self._lock:
-            return [item["key"] for item in self.received if item.get("key")]
+            self._later.append(make)
+
+    def received_keys(self) -> list[str]:
+        return [item["key"] for item in self.received if item.get("key")]
 
     def reset(self) -> None:
         with self._lock:
-            self.received.clear()
+            self._received.clear()
+            self._later.clear()
             self.requests = 0
 
     # -- serving --------------------------------------------------------------------------------
@@ -277,8 +303,7 @@ class FakeProvider:
                 self.latency_ms = float((request.json() or {}).get("latency_ms", self.latency_ms))
             return Reply(200, asdict(self.faults) | {"latency_ms": self.latency_ms})
         if request.path == "/_fake/received":
-            with self._lock:
-                return Reply(200, list(self.received))
+            return Reply(200, list(self.received))
         if request.path == "/_fake/reset":
             self.reset()
             return Reply(200, {"ok": True})

@@ -13,6 +13,7 @@ import socket
 import uuid
 from email.header import decode_header, make_header
 from email.parser import BytesParser
+from functools import partial
 from typing import Any, ClassVar
 
 from aiosmtpd.controller import Controller
@@ -27,6 +28,22 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def _records(content: bytes, rcpt_tos: list[str], queue_id: str) -> list[dict[str, Any]]:
+    msg = _HEADERS.parsebytes(content, headersonly=True)
+    return [
+        {
+            "key": str(msg["X-Dangol-Key"] or ""),
+            "to": rcpt,
+            "subject": str(make_header(decode_header(msg["Subject"] or ""))),
+            "list_unsubscribe": msg["List-Unsubscribe"],
+            "list_unsubscribe_post": msg["List-Unsubscribe-Post"],
+            "message_id": str(msg["Message-ID"]),
+            "queue_id": queue_id,
+        }
+        for rcpt in rcpt_tos
+    ]
 
 
 class _Handler:
@@ -55,22 +72,8 @@ class _Handler:
             return "451 4.3.0 Temporary local problem"
         if faults.slow and fake._roll() < faults.slow:
             await asyncio.sleep(faults.slow_seconds)
-        msg = _HEADERS.parsebytes(envelope.content, headersonly=True)
         queue_id = uuid.uuid4().hex[:12]
-        fake.record(
-            [
-                {
-                    "key": str(msg["X-Dangol-Key"] or ""),
-                    "to": rcpt,
-                    "subject": str(make_header(decode_header(msg["Subject"] or ""))),
-                    "list_unsubscribe": msg["List-Unsubscribe"],
-                    "list_unsubscribe_post": msg["List-Unsubscribe-Post"],
-                    "message_id": str(msg["Message-ID"]),
-                    "queue_id": queue_id,
-                }
-                for rcpt in envelope.rcpt_tos
-            ]
-        )
+        fake.record_later(partial(_records, envelope.content, list(envelope.rcpt_tos), queue_id))
         if faults.drop and fake._roll() < faults.drop:
             server.transport.close()  # accepted, but the client never hears so
         return f"250 2.0.0 Ok: queued as {queue_id}"

@@ -1,6 +1,6 @@
 """A Web Push service look-alike that also plays the browser: it hands out subscriptions for its own
 key pair, checks the VAPID JWT (ES256, audience, expiry, the expected application server key) and
-decrypts every aes128gcm payload as a browser would.
+decrypts every aes128gcm payload as a browser would (when `received` is read).
 
 Subscription behaviour by name: `gone-*` answers 410, `missing-*` answers 404, `big-*` answers 413.
 """
@@ -13,6 +13,7 @@ import os
 import threading
 import time
 import uuid
+from functools import partial
 from typing import Any, ClassVar
 
 import http_ece
@@ -98,6 +99,25 @@ class FakeWebPush(FakeProvider):
             self._verified.add(token)
         return True
 
+    def _open(self, body: bytes, name: str, ttl: str | None, urgency: str | None) -> list[dict[str, Any]]:
+        """What the browser shows: the decrypted payload, or an error if it cannot be decrypted."""
+        try:
+            plain = http_ece.decrypt(body, private_key=self._browser_key, auth_secret=self._auth, version="aes128gcm")
+            payload = json.loads(plain)
+        except Exception:  # any decryption failure is the sender's fault
+            payload = {"error": "cannot decrypt payload"}
+        return [
+            {
+                "key": payload.get("key"),
+                "subscription": name,
+                "title": payload.get("title"),
+                "body": payload.get("body"),
+                "ttl": ttl,
+                "urgency": urgency,
+                **({"error": payload["error"]} if "error" in payload else {}),
+            }
+        ]
+
     def handle(self, request: Request) -> Reply:
         if not request.path.startswith("/push/") or request.method != "POST":
             return Reply(404, b"")
@@ -112,24 +132,10 @@ class FakeWebPush(FakeProvider):
             return Reply(404, "no such subscription")
         if name.startswith("big") or len(request.body) > 4096:
             return Reply(413, "payload too large")
-        try:
-            plain = http_ece.decrypt(
-                request.body, private_key=self._browser_key, auth_secret=self._auth, version="aes128gcm"
-            )
-            payload = json.loads(plain)
-        except Exception:  # any decryption failure is the sender's fault
-            return Reply(400, "cannot decrypt payload")
         message_id = uuid.uuid4().hex[:16]
-        self.record(
-            [
-                {
-                    "key": payload.get("key"),
-                    "subscription": name,
-                    "title": payload.get("title"),
-                    "body": payload.get("body"),
-                    "ttl": request.headers.get("TTL"),
-                    "urgency": request.headers.get("Urgency"),
-                }
-            ]
+        # A push service never decrypts (it cannot); the browser does, later. So does the fake: off the
+        # request path, when `received` is read. A payload the browser cannot read is recorded as such.
+        self.record_later(
+            partial(self._open, request.body, name, request.headers.get("TTL"), request.headers.get("Urgency"))
         )
         return Reply(201, b"", {"Location": f"{self.url}/m/{message_id}"})

@@ -72,62 +72,62 @@ def _synthesise(path: Path, customers: int, orders_per_customer: float) -> dict[
         con.execute(f"""
             insert into raw.customers
             select 'C' || lpad(i::varchar, 8, '0'), 'customer ' || i,
-                   case when {u('i', 1)} < 0.9 then 'c' || i || '@example.com' end,
-                   case when {u('i', 2)} < 0.8 then '010' || lpad((i % 100000000)::varchar, 8, '0') end,
-                   cast({start} + cast({u('i', 3)} * {DAYS - 30} as integer) as timestamp)
-                       + to_seconds(cast(floor({u('i', 4)} * 86400) as bigint)),
-                   case when {u('i', 5)} < 0.7
+                   case when {u("i", 1)} < 0.9 then 'c' || i || '@example.com' end,
+                   case when {u("i", 2)} < 0.8 then '010' || lpad((i % 100000000)::varchar, 8, '0') end,
+                   cast({start} + cast({u("i", 3)} * {DAYS - 30} as integer) as timestamp)
+                       + to_seconds(cast(floor({u("i", 4)} * 86400) as bigint)),
+                   case when {u("i", 5)} < 0.7
                         then ['naver', 'instagram', 'kakao', 'google', 'direct'][1 + i % 5] end,
-                   case when {u('i', 5)} < 0.7 then ['cpc', 'social', 'organic', 'referral'][1 + i % 4] end,
+                   case when {u("i", 5)} < 0.7 then ['cpc', 'social', 'organic', 'referral'][1 + i % 4] end,
                    null,
-                   case when i > 10 and {u('i', 6)} < 0.05
-                        then 'C' || lpad((cast(floor({u('i', 7)} * i) as bigint))::varchar, 8, '0') end,
+                   case when i > 10 and {u("i", 6)} < 0.05
+                        then 'C' || lpad((cast(floor({u("i", 7)} * i) as bigint))::varchar, 8, '0') end,
                    i + 2
             from range({customers}) t(i)""")
         con.execute(f"""
             create temp table buyer_orders as
             select customer_id, signed_up_at,
-                   case when {u('customer_id', 8)} < 0.88
-                        then 1 + cast(floor(ln(1 - {u('customer_id', 9)}) / ln({p_more})) as bigint) else 0 end
+                   case when {u("customer_id", 8)} < 0.88
+                        then 1 + cast(floor(ln(1 - {u("customer_id", 9)}) / ln({p_more})) as bigint) else 0 end
                        as n_orders
             from raw.customers""")
         con.execute(f"""
             insert into raw.orders
             select 'O' || customer_id || '-' || k, customer_id,
-                   signed_up_at + to_seconds(cast({u('customer_id', 'k', 10)}
+                   signed_up_at + to_seconds(cast({u("customer_id", "k", 10)}
                        * (epoch(cast(date '{AS_OF}' + 30 as timestamp)) - epoch(signed_up_at)) as bigint)),
-                   cast(1000 * (5 + floor({u('customer_id', 'k', 11)} * 150)) as decimal(18, 2)),
-                   case when {u('customer_id', 'k', 12)} < 0.97 then 'paid'
-                        when {u('customer_id', 'k', 12)} < 0.99 then 'cancelled' else 'refunded' end,
+                   cast(1000 * (5 + floor({u("customer_id", "k", 11)} * 150)) as decimal(18, 2)),
+                   case when {u("customer_id", "k", 12)} < 0.97 then 'paid'
+                        when {u("customer_id", "k", 12)} < 0.99 then 'cancelled' else 'refunded' end,
                    0
             from buyer_orders, range(n_orders) t(k)""")
         con.execute(f"""
             insert into raw.order_items
             select order_id, l + 1,
-                   'P' || lpad((cast(floor({u('order_id', 'l', 13)} * 200) as integer))::varchar, 4, '0'),
-                   1 + cast(floor({u('order_id', 'l', 14)} * 2) as integer),
-                   cast(round(9900 + {u('order_id', 'l', 15)} * 60000, -2) as decimal(18, 2)), 0
-            from raw.orders, range(1 + cast(floor({u('order_id', 16)} * 2.99) as integer)) t(l)""")
+                   'P' || lpad((cast(floor({u("order_id", "l", 13)} * 200) as integer))::varchar, 4, '0'),
+                   1 + cast(floor({u("order_id", "l", 14)} * 2) as integer),
+                   cast(round(9900 + {u("order_id", "l", 15)} * 60000, -2) as decimal(18, 2)), 0
+            from raw.orders, range(1 + cast(floor({u("order_id", 16)} * 2.99) as integer)) t(l)""")
         anonymous = max(customers // 2, 1)
         con.execute(f"""
             insert into raw.identities
             select 'a' || j, 'C' || lpad((j * 2)::varchar, 8, '0'),
-                   cast({start} + cast(floor({u('j', 17)} * {DAYS}) as integer) as timestamp), j + 2
-            from range({anonymous}) t(j) where {u('j', 18)} < 0.5""")
+                   cast({start} + cast(floor({u("j", 17)} * {DAYS}) as integer) as timestamp), j + 2
+            from range({anonymous}) t(j) where {u("j", 18)} < 0.5""")
         con.execute(f"""
             insert into raw.events
             select 'E' || e,
-                   cast({start} + cast({u('e', 19)} * ({DAYS} + 30) as integer) as timestamp)
-                       + to_seconds(cast(floor({u('e', 20)} * 86400) as bigint)),
+                   cast({start} + cast({u("e", 19)} * ({DAYS} + 30) as integer) as timestamp)
+                       + to_seconds(cast(floor({u("e", 20)} * 86400) as bigint)),
                    ['page_view', 'page_view', 'product_view', 'product_view', 'add_to_cart', 'checkout_start',
-                    'sign_up', 'message_click'][1 + cast(floor({u('e', 21)} * 8) as integer)],
-                   case when {u('e', 22)} < 0.3 then 'a' || cast(floor({u('e', 23)} * {anonymous}) as bigint) end,
-                   case when {u('e', 22)} >= 0.3
-                        then 'C' || lpad((cast(floor({u('e', 24)} * {customers}) as bigint))::varchar, 8, '0') end,
-                   'P' || lpad((cast(floor({u('e', 25)} * 200) as integer))::varchar, 4, '0'),
-                   case when {u('e', 26)} < 0.2 then ['naver', 'instagram', 'kakao'][1 + e % 3] end,
-                   case when {u('e', 26)} < 0.2 then 'cpc' end,
-                   case when {u('e', 26)} < 0.2 then 'summer' end,
+                    'sign_up', 'message_click'][1 + cast(floor({u("e", 21)} * 8) as integer)],
+                   case when {u("e", 22)} < 0.3 then 'a' || cast(floor({u("e", 23)} * {anonymous}) as bigint) end,
+                   case when {u("e", 22)} >= 0.3
+                        then 'C' || lpad((cast(floor({u("e", 24)} * {customers}) as bigint))::varchar, 8, '0') end,
+                   'P' || lpad((cast(floor({u("e", 25)} * 200) as integer))::varchar, 4, '0'),
+                   case when {u("e", 26)} < 0.2 then ['naver', 'instagram', 'kakao'][1 + e % 3] end,
+                   case when {u("e", 26)} < 0.2 then 'cpc' end,
+                   case when {u("e", 26)} < 0.2 then 'summer' end,
                    e + 2
             from range({customers * 10}) t(e)""")
         con.execute(f"""
@@ -136,40 +136,51 @@ def _synthesise(path: Path, customers: int, orders_per_customer: float) -> dict[
             from (
                 select customer_id, unnest(['email', 'sms', 'kakao', 'app_push']) as channel,
                        unnest(['ad', 'ad', 'info', 'night_ad']) as purpose,
-                       {u('customer_id', 27)} < 0.7 as granted, signed_up_at as recorded_at
+                       {u("customer_id", 27)} < 0.7 as granted, signed_up_at as recorded_at
                 from raw.customers
                 union all
                 select customer_id, 'email', 'ad', false,
-                       signed_up_at + to_seconds(cast(floor({u('customer_id', 28)} * 86400 * 300) as bigint))
-                from raw.customers where {u('customer_id', 29)} < 0.2
+                       signed_up_at + to_seconds(cast(floor({u("customer_id", 28)} * 86400 * 300) as bigint))
+                from raw.customers where {u("customer_id", 29)} < 0.2
             )""")
         con.execute(f"""
             insert into raw.push_tokens
             select customer_id, 'tok-' || customer_id,
-                   case when {u('customer_id', 30)} < 0.5 then 'ios' else 'android' end, signed_up_at,
-                   case when {u('customer_id', 31)} < 0.1 then signed_up_at + interval 100 day end, 0
-            from raw.customers where {u('customer_id', 32)} < 0.3""")
+                   case when {u("customer_id", 30)} < 0.5 then 'ios' else 'android' end, signed_up_at,
+                   case when {u("customer_id", 31)} < 0.1 then signed_up_at + interval 100 day end, 0
+            from raw.customers where {u("customer_id", 32)} < 0.3""")
         con.execute(f"""
             insert into raw.web_push_subscriptions
             select customer_id, 'https://push.example/' || customer_id, 'p256', 'auth', signed_up_at, null, 0
-            from raw.customers where {u('customer_id', 33)} < 0.1""")
+            from raw.customers where {u("customer_id", 33)} < 0.1""")
         con.execute(f"""
             insert into raw.cs_chats
             select 'K' || customer_id, customer_id,
-                   signed_up_at + to_seconds(cast(floor({u('customer_id', 34)} * 86400 * 400) as bigint)),
+                   signed_up_at + to_seconds(cast(floor({u("customer_id", 34)} * 86400 * 400) as bigint)),
                    ['delivery', 'product', 'refund', 'payment', 'other']
-                       [1 + cast(floor({u('customer_id', 35)} * 5) as integer)],
-                   {u('customer_id', 36)} < 0.8, 0
-            from raw.customers where {u('customer_id', 37)} < 0.2""")
+                       [1 + cast(floor({u("customer_id", 35)} * 5) as integer)],
+                   {u("customer_id", 36)} < 0.8, 0
+            from raw.customers where {u("customer_id", 37)} < 0.2""")
         con.execute(f"""
             insert into raw.surveys
             select 'S' || customer_id, customer_id,
-                   signed_up_at + to_seconds(cast(floor({u('customer_id', 38)} * 86400 * 400) as bigint)),
-                   1 + cast(floor({u('customer_id', 39)} * 5) as integer), null, 0
-            from raw.customers where {u('customer_id', 40)} < 0.3""")
+                   signed_up_at + to_seconds(cast(floor({u("customer_id", 38)} * 86400 * 400) as bigint)),
+                   1 + cast(floor({u("customer_id", 39)} * 5) as integer), null, 0
+            from raw.customers where {u("customer_id", 40)} < 0.3""")
         con.execute("checkpoint")
-        tables = ["customers", "orders", "order_items", "products", "events", "identities", "consents",
-                  "push_tokens", "web_push_subscriptions", "cs_chats", "surveys"]
+        tables = [
+            "customers",
+            "orders",
+            "order_items",
+            "products",
+            "events",
+            "identities",
+            "consents",
+            "push_tokens",
+            "web_push_subscriptions",
+            "cs_chats",
+            "surveys",
+        ]
         return {t: con.execute(f"select count(*) from raw.{t}").fetchone()[0] for t in tables}
 
 
@@ -219,8 +230,12 @@ def _differences(warehouse: Path) -> dict[str, int]:
         segment_rows = con.execute(
             "select count(*) from marts.fct_customer_segments_daily where as_of_date = ?", [AS_OF]
         ).fetchone()[0]
-    return {"rows": rows, "segment_rows": segment_rows, "only_in_dbt": dbt_only,
-            "only_in_handwritten": handwritten_only}
+    return {
+        "rows": rows,
+        "segment_rows": segment_rows,
+        "only_in_dbt": dbt_only,
+        "only_in_handwritten": handwritten_only,
+    }
 
 
 def _fit_bgnbd(warehouse: Path) -> dict[str, float]:
@@ -260,20 +275,42 @@ def main(argv: list[str] | None = None) -> int:
         sizes = _synthesise(base, args.customers, args.orders_per_customer)
         print(f"  done in {time.perf_counter() - started:.0f} s: {sizes}", flush=True)
     with duckdb.connect(str(base), read_only=True) as con:
-        sizes = {t: con.execute(f"select count(*) from raw.{t}").fetchone()[0]
-                 for t in ("customers", "orders", "order_items", "events", "consents")}
+        sizes = {
+            t: con.execute(f"select count(*) from raw.{t}").fetchone()[0]
+            for t in ("customers", "orders", "order_items", "events", "consents")
+        }
     warehouse = work / "warehouse.duckdb"
     shutil.copy(base, warehouse)
     profiles = _profiles(work / "profiles", warehouse, args.threads, args.memory_limit)
     env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     dbt_command = [
-        DBT, "run", "--project-dir", str(ROOT / "dbt_project"), "--profiles-dir", str(profiles),
-        "--target-path", str(work / "target"), "--log-path", str(work / "logs"),
-        "--select", "+dim_customers", "+fct_segment_sizes_daily",
-        "--vars", json.dumps({"start_date": AS_OF.isoformat(), "end_date": AS_OF.isoformat()}),
+        DBT,
+        "run",
+        "--project-dir",
+        str(ROOT / "dbt_project"),
+        "--profiles-dir",
+        str(profiles),
+        "--target-path",
+        str(work / "target"),
+        "--log-path",
+        str(work / "logs"),
+        "--select",
+        "+dim_customers",
+        "+fct_segment_sizes_daily",
+        "--vars",
+        json.dumps({"start_date": AS_OF.isoformat(), "end_date": AS_OF.isoformat()}),
     ]
-    hand_command = [sys.executable, "-m", "bench.customer360", "--handwritten-child", str(warehouse),
-                    "--threads", str(args.threads), "--memory-limit", args.memory_limit]
+    hand_command = [
+        sys.executable,
+        "-m",
+        "bench.customer360",
+        "--handwritten-child",
+        str(warehouse),
+        "--threads",
+        str(args.threads),
+        "--memory-limit",
+        args.memory_limit,
+    ]
     dbt_runs: list[Measure] = []
     dbt_model_seconds: list[float] = []
     hand_runs: list[Measure] = []
@@ -284,9 +321,11 @@ def main(argv: list[str] | None = None) -> int:
         dbt_runs.append(measure)
         hand, _ = _timed(hand_command, {**env, "PYTHONPATH": str(ROOT)})
         hand_runs.append(hand)
-        print(f"run {i + 1}: dbt {measure.wall_s:.1f} s ({dbt_model_seconds[-1]:.1f} s in models,"
-              f" {measure.max_rss_mb:.0f} MB)  hand-written {hand.wall_s:.1f} s ({hand.max_rss_mb:.0f} MB)",
-              flush=True)
+        print(
+            f"run {i + 1}: dbt {measure.wall_s:.1f} s ({dbt_model_seconds[-1]:.1f} s in models,"
+            f" {measure.max_rss_mb:.0f} MB)  hand-written {hand.wall_s:.1f} s ({hand.max_rss_mb:.0f} MB)",
+            flush=True,
+        )
     check = _differences(warehouse)
     bgnbd = _fit_bgnbd(warehouse)
     dbt_wall = statistics.median(m.wall_s for m in dbt_runs)
@@ -307,8 +346,11 @@ def main(argv: list[str] | None = None) -> int:
         "identical_rows": check["only_in_dbt"] == 0 and check["only_in_handwritten"] == 0,
         "check": check,
         "bgnbd_fit": bgnbd,
-        "runs": {"dbt": [asdict(m) for m in dbt_runs], "dbt_model_s": dbt_model_seconds,
-                 "handwritten": [asdict(m) for m in hand_runs]},
+        "runs": {
+            "dbt": [asdict(m) for m in dbt_runs],
+            "dbt_model_s": dbt_model_seconds,
+            "handwritten": [asdict(m) for m in hand_runs],
+        },
     }
     out = RESULTS / f"customer360-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
     out.write_text(json.dumps(report, indent=2))

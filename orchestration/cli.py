@@ -204,8 +204,10 @@ def cmd_import_online_retail(args: argparse.Namespace) -> int:
     print(f"  {summary.lines_rejected:,} lines rejected (to raw.quarantine at load):")
     for rule, n in summary.rejects_by_rule.items():
         print(f"    {rule:<24} {n:>8,}")
-    print(f"times are UK local: run with DANGOL_TIMEZONE=Europe/London DANGOL_CURRENCY=GBP, e.g.\n"
-          f"  dangol run --date 2011-12-09 --data-dir {summary.out_dir}")
+    print(
+        f"times are UK local: run with DANGOL_TIMEZONE=Europe/London DANGOL_CURRENCY=GBP, e.g.\n"
+        f"  dangol run --date 2011-12-09 --data-dir {summary.out_dir}"
+    )
     return 0
 
 
@@ -224,9 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("run", help="run the nightly job for one day, in process")
     run.add_argument("--date", required=True, help="the shop-local day, YYYY-MM-DD")
     run.add_argument("--data-dir", help="the CSV folder (default: DANGOL_DATA_DIR or demo_data)")
-    run.add_argument(
-        "--dry-run", action="store_true", help="build everything up to the send lists, deliver nothing"
-    )
+    run.add_argument("--dry-run", action="store_true", help="build everything up to the send lists, deliver nothing")
     run.add_argument("--verbose", action="store_true", help="show Dagster's and dbt's full logs")
     run.add_argument("--channels", choices=CHANNEL_MODES, help="outbox (default), fake providers, or live ones")
     run.set_defaults(func=cmd_run)
@@ -236,8 +236,12 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--days", type=int, default=760, help="history length (> 2 years: consent re-confirmations)")
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--out", default=str(PROJECT_ROOT / "demo_data"))
-    demo.add_argument("--channels", choices=CHANNEL_MODES, default="outbox",
-                      help="outbox (default) or the local fake providers (real HTTP/SMTP servers on 127.0.0.1)")
+    demo.add_argument(
+        "--channels",
+        choices=CHANNEL_MODES,
+        default="outbox",
+        help="outbox (default) or the local fake providers (real HTTP/SMTP servers on 127.0.0.1)",
+    )
     demo.set_defaults(func=cmd_demo)
 
     dev = sub.add_parser("dev", help="open the Dagster UI (dagster dev) on the same warehouse")

@@ -68,9 +68,7 @@ def print_summary(day: date, *, dry_run: bool) -> None:
             ).fetchall():
                 print(f"  {stage:<24} {n:>8,}")
         if _table_exists(con, "raw", "quarantine"):
-            rows = con.execute(
-                "select file, rule, count(*) from raw.quarantine group by 1, 2 order by 1, 2"
-            ).fetchall()
+            rows = con.execute("select file, rule, count(*) from raw.quarantine group by 1, 2 order by 1, 2").fetchall()
             print(f"quarantined input rows: {sum(r[2] for r in rows):,}")
             for file, rule, n in rows:
                 print(f"  {file:<28} {rule:<22} {n:>6,}")

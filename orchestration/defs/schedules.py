@@ -9,6 +9,7 @@ from orchestration.settings import load_settings
 
 _settings = load_settings()
 
+
 def _previous_shop_day(context: dg.ScheduleEvaluationContext) -> str:
     """The partition key of the shop-local day before the tick: both schedules act on the day that ended."""
     tick = context.scheduled_execution_time.astimezone(_settings.tz)

@@ -121,8 +121,7 @@ def convert(source: Path, out_dir: Path) -> ImportSummary:
             """
         )
         con.execute(
-            "create table kept as select * from typed"
-            " where source_line not in (select source_line from rejects)"
+            "create table kept as select * from typed where source_line not in (select source_line from rejects)"
         )
         source_name = f"{source.parent.name}/{source.name}"
         con.execute(

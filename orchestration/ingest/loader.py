@@ -185,9 +185,7 @@ def load_file(
     if missing:
         raise ContractError(f"{contract.file_name} lacks required column(s) {', '.join(missing)}")
 
-    rejects = con.execute(
-        "select line, error_type, error_message from reject_errors order by line"
-    ).fetchall()
+    rejects = con.execute("select line, error_type, error_message from reject_errors order by line").fetchall()
     # Record numbers: the header is line 1; rejected records are skipped by the reader, so good rows
     # are numbered by the lines left over once the rejected ones are taken out.
     con.execute("create or replace temp table _lines as select rowid as rid, rowid + 2 as line from _src")
@@ -206,20 +204,14 @@ def load_file(
         f"create or replace temp table _text as select l.line as _line, {', '.join(selects)}"
         " from _src join _lines l on l.rid = _src.rowid order by l.line"
     )
-    parsed = [
-        f'{_parsed(c, timezone)} as "{c.name}", "{c.name}" as "{c.name}__raw"' for c in contract.columns
-    ]
+    parsed = [f'{_parsed(c, timezone)} as "{c.name}", "{c.name}" as "{c.name}__raw"' for c in contract.columns]
     con.execute(f"create or replace temp table _parsed as select _line, {', '.join(parsed)} from _text")
 
-    con.execute(
-        "create or replace temp table _bad (_line bigint, column_name varchar, rule varchar, detail varchar)"
-    )
+    con.execute("create or replace temp table _bad (_line bigint, column_name varchar, rule varchar, detail varchar)")
     for select in _violations(contract, now_local):
         con.execute(f"insert into _bad {select}")
     for line, error_type, message in rejects:
-        con.execute(
-            "insert into _bad values (?, null, 'malformed_csv', ?)", [line, f"{error_type}: {message}"[:200]]
-        )
+        con.execute("insert into _bad values (?, null, 'malformed_csv', ?)", [line, f"{error_type}: {message}"[:200]])
 
     keep = ", ".join(f'"{c.name}"' for c in contract.columns)
     con.execute(
@@ -245,8 +237,7 @@ def load_file(
         " where _line not in (select _line from _bad where _line is not null) order by _line"
     )
     con.execute(
-        "insert into raw.quarantine select ?, _line, column_name, rule, detail, ?"
-        " from _bad order by _line, rule",
+        "insert into raw.quarantine select ?, _line, column_name, rule, detail, ? from _bad order by _line, rule",
         [contract.file_name, now_local],
     )
     rules = dict(con.execute("select rule, count(*) from _bad group by rule order by rule").fetchall())
@@ -284,9 +275,7 @@ def load_import_rejects(con: duckdb.DuckDBPyConnection, data_dir: Path, now_loca
     return con.execute(f"select count(*) from raw.quarantine where file not in {contract_files}").fetchone()[0]
 
 
-def load_folder(
-    con: duckdb.DuckDBPyConnection, data_dir: Path, timezone: str, now_local: datetime
-) -> list[FileReport]:
+def load_folder(con: duckdb.DuckDBPyConnection, data_dir: Path, timezone: str, now_local: datetime) -> list[FileReport]:
     """Load every contract file in dependency order (customers before the files that reference them)."""
     if not data_dir.is_dir():
         raise ContractError(f"data folder {data_dir} does not exist")

@@ -66,8 +66,16 @@ class _FakeWebPushAddresses(Adapter):
             description, hashlib.sha256(address.encode()).hexdigest()[:16]
         )
         # Carry over every limit the inner adapter declares (batch, rate, concurrency, dedupe, ...).
-        for setting in ("name", "channels", "batch_size", "rate_per_second", "deduplicates_by_key", "concurrency",
-                        "dedupe_window_seconds", "max_body_bytes"):
+        for setting in (
+            "name",
+            "channels",
+            "batch_size",
+            "rate_per_second",
+            "deduplicates_by_key",
+            "concurrency",
+            "dedupe_window_seconds",
+            "max_body_bytes",
+        ):
             if hasattr(inner, setting):
                 setattr(self, setting, getattr(inner, setting))
 

@@ -62,6 +62,4 @@ translator = DangolDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_co
 def dbt_cli_resource() -> dg.ConfigurableResource:
     from dagster_dbt import DbtCliResource
 
-    return DbtCliResource(
-        project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE, profiles_dir=str(DBT_PROJECT_DIR)
-    )
+    return DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE, profiles_dir=str(DBT_PROJECT_DIR))

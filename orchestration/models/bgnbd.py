@@ -134,7 +134,8 @@ def _gradient(params: BgNbdParams, s: _Sample) -> FloatArray:
     d_alpha = r / alpha - r_plus_x * ((1 - w) * inverse_alpha_T + w * inverse_alpha_t_x)
     d_a = special.digamma(a + b) - s.of_x(special.digamma(a + b + xv)) + w / a
     d_b = (
-        special.digamma(a + b) - special.digamma(b)
+        special.digamma(a + b)
+        - special.digamma(b)
         + s.of_x(special.digamma(b + xv) - special.digamma(a + b + xv))
         - w * s.of_x(1 / np.where(xv > 0, b + xv - 1, 1.0))
     )
@@ -195,9 +196,7 @@ def _dropout_odds(params: BgNbdParams, x: FloatArray, t_x: FloatArray, T: FloatA
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
     repeat = x > 0
     log_odds = (
-        np.log(a)
-        - np.log(np.where(repeat, b + x - 1, 1.0))
-        + (r + x) * (np.log(alpha + T) - np.log(alpha + t_x))
+        np.log(a) - np.log(np.where(repeat, b + x - 1, 1.0)) + (r + x) * (np.log(alpha + T) - np.log(alpha + t_x))
     )
     return np.where(repeat, np.exp(np.minimum(log_odds, 700.0)), 0.0)
 

@@ -20,8 +20,14 @@ EMAIL_BODY = (
 )
 GOOD_EMAIL = ("c1", "email", "ad", "minji@example.com", "(광고) 봄 세일", EMAIL_BODY, "2025-06-15 10:00", "scheduled")
 GOOD_SMS = (
-    "c2", "sms", "ad", "01012345678", None, f"(광고){SENDER.name}\n봄이에요\n무료수신거부 080-000-0000",
-    "2025-06-15 10:00", "scheduled",
+    "c2",
+    "sms",
+    "ad",
+    "01012345678",
+    None,
+    f"(광고){SENDER.name}\n봄이에요\n무료수신거부 080-000-0000",
+    "2025-06-15 10:00",
+    "scheduled",
 )
 
 

@@ -18,8 +18,10 @@ PROMO = spec("promo", channels=["email", "sms"], description="everyone who tests
 def warehouse() -> duckdb.DuckDBPyConnection:
     rival = spec("rival", priority=90)
     rows = listing(PROMO, "c1") + listing(PROMO, "c2") + listing(PROMO, "c3") + listing(rival, "c3")
-    log = [consent("c2", "email", False, "2025-06-15 09:00", source="080_optout"),
-           consent("c2", "sms", False, "2025-06-15 09:00", source="080_optout")]
+    log = [
+        consent("c2", "email", False, "2025-06-15 09:00", source="080_optout"),
+        consent("c2", "sms", False, "2025-06-15 09:00", source="080_optout"),
+    ]
     result = run(rows, world(["c1", "c2", "c3", "c4"], consents=log), [PROMO, rival])
     con = duckdb.connect()
     con.execute("create schema sends; create schema staging")

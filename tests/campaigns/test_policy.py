@@ -38,20 +38,28 @@ PROMO = spec("promo")
         ([], "no_consent"),
         ([consent("c1", "email", True, "2024-01-01 10:00")], "planned"),
         # withdrawn the same day, before the 10:00 send
-        ([consent("c1", "email", True, "2024-01-01 10:00"), consent("c1", "email", False, "2025-06-15 09:00")],
-         "no_consent"),
+        (
+            [consent("c1", "email", True, "2024-01-01 10:00"), consent("c1", "email", False, "2025-06-15 09:00")],
+            "no_consent",
+        ),
         # withdrawn the same day after the send time: consent is taken at the end of the day, so it still wins
-        ([consent("c1", "email", True, "2024-01-01 10:00"), consent("c1", "email", False, "2025-06-15 23:59")],
-         "no_consent"),
+        (
+            [consent("c1", "email", True, "2024-01-01 10:00"), consent("c1", "email", False, "2025-06-15 23:59")],
+            "no_consent",
+        ),
         # granted and withdrawn at the same instant: the withdrawal wins
-        ([consent("c1", "email", True, "2025-06-15 12:00"), consent("c1", "email", False, "2025-06-15 12:00")],
-         "no_consent"),
+        (
+            [consent("c1", "email", True, "2025-06-15 12:00"), consent("c1", "email", False, "2025-06-15 12:00")],
+            "no_consent",
+        ),
         # given in the last second of the day counts; given at midnight after does not (point in time)
         ([consent("c1", "email", True, "2025-06-15 23:59:59")], "planned"),
         ([consent("c1", "email", True, "2025-06-16 00:00")], "no_consent"),
         # withdrawn once, given again
-        ([consent("c1", "email", False, "2025-01-01 10:00"), consent("c1", "email", True, "2025-06-15 08:00")],
-         "planned"),
+        (
+            [consent("c1", "email", False, "2025-01-01 10:00"), consent("c1", "email", True, "2025-06-15 08:00")],
+            "planned",
+        ),
         # consent on another channel or for another purpose does not count
         ([consent("c1", "sms", True, "2024-01-01 10:00")], "no_consent"),
         ([consent("c1", "email", True, "2024-01-01 10:00", purpose="info")], "no_consent"),
@@ -146,8 +154,9 @@ def test_existing_customer_exception_counts_calendar_months_across_a_leap_day() 
     day = date(2024, 8, 31)
     for order_at, expected in (("2024-02-29 10:00", "planned"), ("2024-02-29 09:59", "no_consent")):
         inputs = world(all_ads_consented_on=None, purchases=[("c1", order_at, "skincare")])
-        row = decision_of(run(listing(campaign, day=day, category="skincare"), inputs, [campaign], EXCEPTION_ON),
-                          day=day)
+        row = decision_of(
+            run(listing(campaign, day=day, category="skincare"), inputs, [campaign], EXCEPTION_ON), day=day
+        )
         assert (row["reason"] or row["decision"]) == expected, order_at
 
 
@@ -234,8 +243,10 @@ def test_night_rule(
 
 def test_night_consent_withdrawn_defers_and_informational_messages_are_not_held_back() -> None:
     campaign = spec(channels=["sms"])
-    log = [consent("c1", "sms", True, "2024-01-01", purpose="night_ad"),
-           consent("c1", "sms", False, "2025-06-15 12:00", purpose="night_ad")]
+    log = [
+        consent("c1", "sms", True, "2024-01-01", purpose="night_ad"),
+        consent("c1", "sms", False, "2025-06-15 12:00", purpose="night_ad"),
+    ]
     row = decision_of(run(listing(campaign, at="22:00"), world(consents=log), [campaign]))
     assert str(row["scheduled_at"])[:16] == "2025-06-16 08:00"
     assert "night ad consent withdrawn 2025-06-15 12:00" in row["detail"]
@@ -267,8 +278,7 @@ OTHER = spec("other")
         # an ad already planned for a later day counts for every week containing both
         ([D + timedelta(days=1), D - timedelta(days=3), D - timedelta(days=5)], D, "frequency_cap", "ads_per_week"),
         # leap year: 23, 25, 27 February and 29 February fit in one week ...
-        ([date(2024, 2, 23), date(2024, 2, 25), date(2024, 2, 27)], date(2024, 2, 29), "frequency_cap",
-         "ads_per_week"),
+        ([date(2024, 2, 23), date(2024, 2, 25), date(2024, 2, 27)], date(2024, 2, 29), "frequency_cap", "ads_per_week"),
         # ... whereas in 2023, 22 February is 7 days before 1 March
         ([date(2023, 2, 22), date(2023, 2, 24), date(2023, 2, 26)], date(2023, 3, 1), "planned", None),
     ],
@@ -303,8 +313,13 @@ def test_a_window_of_days_counts_what_its_earlier_days_planned() -> None:
     rows = [r for i, d in enumerate(days) for r in listing(PROMO, day=d, cycle=f"cycle{i}")]
     result = run(rows, world(), [PROMO])
     decided = result.decisions.set_index("as_of_date")["reason"].fillna("planned").to_dict()
-    assert decided == {days[0]: "planned", days[1]: "planned", days[2]: "planned",
-                       days[3]: "frequency_cap", days[4]: "frequency_cap"}
+    assert decided == {
+        days[0]: "planned",
+        days[1]: "planned",
+        days[2]: "planned",
+        days[3]: "frequency_cap",
+        days[4]: "frequency_cap",
+    }
 
 
 # -- step 5: collisions -----------------------------------------------------------------------------------
@@ -366,8 +381,9 @@ def test_the_control_group_gets_no_ads_but_legal_notices() -> None:
     config = PolicyConfig()
     member = next(c for c in (f"c{i}" for i in range(1000)) if in_control_group(c, config))
     notice = spec("notice", purpose="info", channels=["email"], legally_required=True)
-    result = run(listing(PROMO, customer=member) + listing(notice, customer=member), world([member]), [PROMO, notice],
-                 config)
+    result = run(
+        listing(PROMO, customer=member) + listing(notice, customer=member), world([member]), [PROMO, notice], config
+    )
     assert decision_of(result, member)["reason"] == "control_group"
     assert decision_of(result, member, "notice")["decision"] == "planned"
 

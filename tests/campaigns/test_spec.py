@@ -12,8 +12,14 @@ from orchestration.campaigns.planning import campaign_catalogue
 from orchestration.campaigns.spec import CAMPAIGNS_DIR, CampaignFileError, load_campaign, load_campaigns
 
 SHIPPED = {
-    "consent_reconfirmation", "help_offer", "referral_offer", "repurchase_reminder", "signup_benefit", "vip_note",
-    "welcome_coupon", "win_back",
+    "consent_reconfirmation",
+    "help_offer",
+    "referral_offer",
+    "repurchase_reminder",
+    "signup_benefit",
+    "vip_note",
+    "welcome_coupon",
+    "win_back",
 }
 VALID = {
     "id": "spring_sale",
@@ -68,10 +74,14 @@ def _with(**changes: object) -> dict:
         (_with(channels=["email", "sms", "email"]), "channels: each channel may appear once"),
         (_with(templates={"email": {"subject": "s", "body": "b"}}), "templates.sms: channel sms is planned but has no"),
         (_with(templates={"email": {"body": "b"}, "sms": {"body": "b"}}), "templates.email.subject: email needs a"),
-        (_with(templates={"email": {"subject": "{{ name }", "body": "b"}, "sms": {"body": "b"}}),
-         "templates.email: subject: template syntax error on line 1"),
-        (_with(templates={"email": {"subject": "s", "body": "b"}, "sms": {"body": "b", "template_code": "X"}}),
-         "templates.sms: template_code/variables belong to kakao alimtalk only"),
+        (
+            _with(templates={"email": {"subject": "{{ name }", "body": "b"}, "sms": {"body": "b"}}),
+            "templates.email: subject: template syntax error on line 1",
+        ),
+        (
+            _with(templates={"email": {"subject": "s", "body": "b"}, "sms": {"body": "b", "template_code": "X"}}),
+            "templates.sms: template_code/variables belong to kakao alimtalk only",
+        ),
         (_with(purpose="info", legally_required=True, holdout_share=0.1), "holdout_share: a legally required message"),
         (_with(legally_required=True), "legally_required: only an informational campaign"),
         (_with(coupon={"prefix": "spring", "benefit": "10%", "valid_days": 7}), "coupon.prefix: String should match"),

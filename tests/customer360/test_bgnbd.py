@@ -62,8 +62,10 @@ def _paper_expectation(p: bgnbd.BgNbdParams, t: float, x: float, t_x: float, T: 
     return head / (1 + dropout)
 
 
-@pytest.mark.parametrize(("x", "t_x", "T"), [(0, 0.0, 38.86), (1, 1.71, 38.86), (2, 30.43, 38.86), (6, 20.0, 38.86),
-                                             (15, 37.0, 38.86), (3, 2.0, 30.0)])
+@pytest.mark.parametrize(
+    ("x", "t_x", "T"),
+    [(0, 0.0, 38.86), (1, 1.71, 38.86), (2, 30.43, 38.86), (6, 20.0, 38.86), (15, 37.0, 38.86), (3, 2.0, 30.0)],
+)
 def test_closed_forms_agree_with_the_papers_equations(x: int, t_x: float, T: float) -> None:
     assert bgnbd.p_alive(PAPER, x, t_x, T) == pytest.approx(_paper_p_alive(PAPER, x, t_x, T), rel=1e-12)
     for t in (1.0, 13.0, 39.0):
@@ -87,12 +89,14 @@ def test_the_time_unit_rescales_alpha_only(cdnow: pd.DataFrame, cdnow_fit: bgnbd
 
 def test_fit_day_predicts_for_every_buyer_or_explains_why_not() -> None:
     cdnow = pd.read_csv(CDNOW)
-    summary = pd.DataFrame({
-        "customer_id": cdnow["ID"].astype(str),
-        "frequency": cdnow["frequency"],
-        "recency_days": cdnow["recency"] * 7,
-        "tenure_days": cdnow["T"] * 7,
-    })
+    summary = pd.DataFrame(
+        {
+            "customer_id": cdnow["ID"].astype(str),
+            "frequency": cdnow["frequency"],
+            "recency_days": cdnow["recency"] * 7,
+            "tenure_days": cdnow["T"] * 7,
+        }
+    )
     day = date(1997, 9, 30)
     result = fit_day(summary, day, BgNbdConfig(time_unit=TimeUnit.WEEK))
     assert result.skipped_reason is None and result.fit is not None

@@ -32,9 +32,18 @@ def dbt(warehouse: Path, target: Path, *args: str, first: date = D, last: date =
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
     command = [
-        DBT_EXECUTABLE, *args, "--profiles-dir", str(DBT_PROJECT_DIR), "--project-dir", str(DBT_PROJECT_DIR),
-        "--target-path", str(target), "--log-path", str(target / "logs"),
-        "--vars", json.dumps({"start_date": first.isoformat(), "end_date": last.isoformat()}),
+        DBT_EXECUTABLE,
+        *args,
+        "--profiles-dir",
+        str(DBT_PROJECT_DIR),
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--target-path",
+        str(target),
+        "--log-path",
+        str(target / "logs"),
+        "--vars",
+        json.dumps({"start_date": first.isoformat(), "end_date": last.isoformat()}),
     ]
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-6000:]
@@ -100,7 +109,8 @@ def test_a_backfill_window_and_the_single_day_agree_and_history_is_kept(built: t
         assert all(n == distinct for _, n, distinct in days)
         sizes = con.execute(
             "select count(*) from marts.fct_segment_sizes_daily where as_of_date = ? and segment_type = 'lifecycle'"
-            " group by as_of_date", [D]
+            " group by as_of_date",
+            [D],
         ).fetchone()
         assert sizes[0] >= 3
 
@@ -111,11 +121,13 @@ def test_nothing_after_the_as_of_day_is_visible(built: tuple[Path, Path, str]) -
     with duckdb.connect(str(warehouse), read_only=True) as con:
         orders_after, signups_after = con.execute(
             "select (select count(*) from raw.orders where ordered_at >= $1),"
-            " (select count(*) from raw.customers where signed_up_at >= $1)", [after]
+            " (select count(*) from raw.customers where signed_up_at >= $1)",
+            [after],
         ).fetchone()
         latest_order, as_of, later_signups = con.execute(
             "select max(last_order_date), max(as_of_date), count(*) filter (where signed_up_at >= $1)"
-            " from marts.dim_customers", [after]
+            " from marts.dim_customers",
+            [after],
         ).fetchone()
     assert orders_after > 0 and signups_after > 0  # the folder holds newer data ...
     assert latest_order <= D and as_of == D and later_signups == 0  # ... which D cannot see
@@ -135,16 +147,16 @@ def test_a_rerun_that_finds_no_rows_empties_its_day(built: tuple[Path, Path, str
     emptied = root / "emptied.duckdb"
     shutil.copy(warehouse, emptied)
     with duckdb.connect(str(emptied)) as con:
-        before = dict(con.execute(
-            "select as_of_date, count(*) from marts.fct_customer_segments_daily group by 1"
-        ).fetchall())
+        before = dict(
+            con.execute("select as_of_date, count(*) from marts.fct_customer_segments_daily group by 1").fetchall()
+        )
         con.execute("delete from raw.orders")
         con.execute("delete from raw.customers")
     assert before[D] > 0
     dbt(emptied, root / "target_emptied", "run", "--select", "+fct_customer_segments_daily", first=D, last=D)
     with duckdb.connect(str(emptied), read_only=True) as con:
-        after = dict(con.execute(
-            "select as_of_date, count(*) from marts.fct_customer_segments_daily group by 1"
-        ).fetchall())
+        after = dict(
+            con.execute("select as_of_date, count(*) from marts.fct_customer_segments_daily group by 1").fetchall()
+        )
     assert D not in after
     assert after == {day: n for day, n in before.items() if day != D}  # the window's other days are kept

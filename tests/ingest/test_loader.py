@@ -33,16 +33,35 @@ def _load(tmp_path: Path, files: dict[str, str]) -> duckdb.DuckDBPyConnection:
 @pytest.mark.parametrize(
     ("file", "text", "line", "column", "rule"),
     [
-        ("customers.csv", CUSTOMERS + GOOD_CUSTOMER + "c2,이서준,seojun@daum.net,02-123-4567,2025-01-01\n",
-         3, "phone", "invalid_phone"),
-        ("customers.csv", CUSTOMERS + GOOD_CUSTOMER + "c2,이서준,not-an-email,,2025-01-01\n",
-         3, "email", "invalid_email"),
-        ("customers.csv", CUSTOMERS + GOOD_CUSTOMER + "c1,김민지,other@naver.com,,2025-02-01\n",
-         3, "customer_id", "duplicate_key"),
-        ("customers.csv", CUSTOMERS + GOOD_CUSTOMER + ",박지우,,,2025-01-01\n",
-         3, "customer_id", "missing_required"),
-        ("customers.csv", CUSTOMERS + GOOD_CUSTOMER + "c3,최유진,,,2031-01-01 00:00\n",
-         3, "signed_up_at", "timestamp_in_future"),
+        (
+            "customers.csv",
+            CUSTOMERS + GOOD_CUSTOMER + "c2,이서준,seojun@daum.net,02-123-4567,2025-01-01\n",
+            3,
+            "phone",
+            "invalid_phone",
+        ),
+        (
+            "customers.csv",
+            CUSTOMERS + GOOD_CUSTOMER + "c2,이서준,not-an-email,,2025-01-01\n",
+            3,
+            "email",
+            "invalid_email",
+        ),
+        (
+            "customers.csv",
+            CUSTOMERS + GOOD_CUSTOMER + "c1,김민지,other@naver.com,,2025-02-01\n",
+            3,
+            "customer_id",
+            "duplicate_key",
+        ),
+        ("customers.csv", CUSTOMERS + GOOD_CUSTOMER + ",박지우,,,2025-01-01\n", 3, "customer_id", "missing_required"),
+        (
+            "customers.csv",
+            CUSTOMERS + GOOD_CUSTOMER + "c3,최유진,,,2031-01-01 00:00\n",
+            3,
+            "signed_up_at",
+            "timestamp_in_future",
+        ),
         ("orders.csv", ORDERS + "o1,c1,2025-03-01 10:00,-1000,paid\n", 2, "amount", "negative_amount"),
         ("orders.csv", ORDERS + "o1,c9,2025-03-01 10:00,1000,paid\n", 2, "customer_id", "unknown_customer"),
         ("orders.csv", ORDERS + "o1,c1,yesterday,1000,paid\n", 2, "ordered_at", "invalid_timestamp"),
@@ -61,12 +80,13 @@ def test_a_bad_row_is_quarantined_with_its_line_and_rule(
 
 
 def test_line_numbers_stay_right_after_a_malformed_record(tmp_path: Path) -> None:
-    orders = ORDERS + "".join([
-        "o1,c1,2025-03-01,1,paid\n", "o2,c1,2025-03-01,1,paid,x\n", "o3,c1,2025-03-01,1,paid\n", "o4,c1,,1,paid\n"
-    ])
+    orders = ORDERS + "".join(
+        ["o1,c1,2025-03-01,1,paid\n", "o2,c1,2025-03-01,1,paid,x\n", "o3,c1,2025-03-01,1,paid\n", "o4,c1,,1,paid\n"]
+    )
     con = _load(tmp_path, {"orders.csv": orders})
     assert con.execute("select line, rule from raw.quarantine order by line").fetchall() == [
-        (3, "malformed_csv"), (5, "missing_required")
+        (3, "malformed_csv"),
+        (5, "missing_required"),
     ]
     loaded = con.execute("select order_id, _line from raw.orders order by _line").fetchall()
     assert loaded == [("o1", 2), ("o3", 4)]
@@ -76,7 +96,9 @@ def test_offsets_are_converted_to_shop_time_and_phones_normalised(tmp_path: Path
     customers = CUSTOMERS + "c1,김민지,MinJi@Naver.com,+82 10-1234-5678,2025-01-01T01:00:00Z\n"
     con = _load(tmp_path, {"customers.csv": customers})
     assert con.execute("select email, phone, signed_up_at from raw.customers").fetchone() == (
-        "minji@naver.com", "01012345678", datetime(2025, 1, 1, 10, 0)
+        "minji@naver.com",
+        "01012345678",
+        datetime(2025, 1, 1, 10, 0),
     )
 
 

@@ -36,34 +36,53 @@ sys.exit(0 if result.success else 1)
 @pytest.mark.slow
 def test_the_demo_shop_gets_every_campaign(shop_env: ShopEnv) -> None:
     data = shop_env.root / "shop"
-    shop_env.dangol("generate", "--customers", "5000", "--days", "730", "--end-date", LAST.isoformat(), "--out",
-                    str(data))
+    shop_env.dangol(
+        "generate", "--customers", "5000", "--days", "730", "--end-date", LAST.isoformat(), "--out", str(data)
+    )
     run = subprocess.run(
         [sys.executable, "-c", WINDOW_RUN, FIRST.isoformat(), LAST.isoformat()],
-        env=shop_env.env | {"DANGOL_DATA_DIR": str(data)}, cwd=PROJECT_ROOT, capture_output=True, text=True,
+        env=shop_env.env | {"DANGOL_DATA_DIR": str(data)},
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
         timeout=1800,
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
 
     with duckdb.connect(str(shop_env.warehouse), read_only=True) as con:
-        planned = dict(con.execute(
-            "select campaign_id, count(*) from sends.fct_planned_sends where state = 'scheduled' group by 1"
-        ).fetchall())
+        planned = dict(
+            con.execute(
+                "select campaign_id, count(*) from sends.fct_planned_sends where state = 'scheduled' group by 1"
+            ).fetchall()
+        )
         leads = con.execute("select count(*) from staging.stg_shop__customers where signed_up_at is null").fetchone()[0]
         # Who each campaign planned for: leads (no sign-up) or signed-up customers.
-        planned_leads = dict(con.execute(
-            "select campaign_id, count(*) filter (where customers.signed_up_at is null) from sends.fct_planned_sends"
-            " join staging.stg_shop__customers as customers using (customer_id) where state = 'scheduled' group by 1"
-        ).fetchall())
+        planned_leads = dict(
+            con.execute(
+                "select campaign_id, count(*) filter (where customers.signed_up_at is null)"
+                " from sends.fct_planned_sends join staging.stg_shop__customers as customers using (customer_id)"
+                " where state = 'scheduled' group by 1"
+            ).fetchall()
+        )
         delivered = con.execute("select count(*) from sends.deliveries where state = 'accepted'").fetchone()[0]
-        reasons = dict(con.execute(
-            "select reason, count(*) from sends.fct_send_decisions where decision = 'excluded' group by 1"
-        ).fetchall())
+        reasons = dict(
+            con.execute(
+                "select reason, count(*) from sends.fct_send_decisions where decision = 'excluded' group by 1"
+            ).fetchall()
+        )
     # The demo shop has leads (contacts from paid ads who never signed up): the sign-up benefit reaches
     # only them, and the welcome coupon (sign-ups who have not bought) never does.
     assert leads > 0
-    for campaign in ("repurchase_reminder", "welcome_coupon", "help_offer", "win_back", "referral_offer",
-                     "vip_note", "consent_reconfirmation", "signup_benefit"):
+    for campaign in (
+        "repurchase_reminder",
+        "welcome_coupon",
+        "help_offer",
+        "win_back",
+        "referral_offer",
+        "vip_note",
+        "consent_reconfirmation",
+        "signup_benefit",
+    ):
         assert planned.get(campaign, 0) > 0, (campaign, planned)
     assert planned_leads["signup_benefit"] == planned["signup_benefit"]
     assert planned_leads["welcome_coupon"] == 0

@@ -27,22 +27,70 @@ def _at(offset: int, clock: str = "11:00") -> str:
 
 # customer: (signed up, [(order day offset, amount)], [(channel, purpose, granted, at)], campaign, channel, why)
 CUSTOMERS = {
-    "r01": (SIGNUP, [(-90, 30_000), (-60, 30_000), (-30, 30_000)], [("email", "ad", True, SIGNUP)],
-            "repurchase_reminder", "email", "bought every 30 days; due today"),
-    "w01": (_at(-2, "15:00"), [], [("email", "ad", True, _at(-2, "15:00"))],
-            "welcome_coupon", "email", "signed up two days ago, has not bought"),
-    "s02": ("", [], [("email", "ad", True, _at(-5))],
-            "signup_benefit", "email", "a lead (no sign-up) whose linked visit came from a paid ad yesterday"),
-    "h01": (SIGNUP, [(-200, 30_000)], [("sms", "ad", True, SIGNUP)],
-            "help_offer", "sms", "carted a 250,000 won item at 20:30 and did not buy it: deferred to 08:00"),
-    "b01": (SIGNUP, [(-130, 30_000), (-100, 30_000), (-70, 30_000)], [("email", "ad", True, SIGNUP)],
-            "win_back", "email", "70 days since the last purchase, twice the 30-day interval"),
-    "f01": (SIGNUP, [(-20, 30_000)], [("email", "ad", True, SIGNUP)],
-            "referral_offer", "email", "answered the survey with a 5 today"),
-    "v01": (SIGNUP, [(-200, 1_000_000), (-150, 1_000_000), (-100, 1_000_000), (-50, 1_000_000), (-10, 1_000_000)],
-            [("email", "ad", True, SIGNUP)], "vip_note", "email", "most of the shop's revenue, bought 10 days ago"),
-    "n01": ("2023-06-15 09:00", [], [("email", "ad", True, "2023-06-15 09:00")],
-            "consent_reconfirmation", "kakao", "ad consent given exactly two years ago today"),
+    "r01": (
+        SIGNUP,
+        [(-90, 30_000), (-60, 30_000), (-30, 30_000)],
+        [("email", "ad", True, SIGNUP)],
+        "repurchase_reminder",
+        "email",
+        "bought every 30 days; due today",
+    ),
+    "w01": (
+        _at(-2, "15:00"),
+        [],
+        [("email", "ad", True, _at(-2, "15:00"))],
+        "welcome_coupon",
+        "email",
+        "signed up two days ago, has not bought",
+    ),
+    "s02": (
+        "",
+        [],
+        [("email", "ad", True, _at(-5))],
+        "signup_benefit",
+        "email",
+        "a lead (no sign-up) whose linked visit came from a paid ad yesterday",
+    ),
+    "h01": (
+        SIGNUP,
+        [(-200, 30_000)],
+        [("sms", "ad", True, SIGNUP)],
+        "help_offer",
+        "sms",
+        "carted a 250,000 won item at 20:30 and did not buy it: deferred to 08:00",
+    ),
+    "b01": (
+        SIGNUP,
+        [(-130, 30_000), (-100, 30_000), (-70, 30_000)],
+        [("email", "ad", True, SIGNUP)],
+        "win_back",
+        "email",
+        "70 days since the last purchase, twice the 30-day interval",
+    ),
+    "f01": (
+        SIGNUP,
+        [(-20, 30_000)],
+        [("email", "ad", True, SIGNUP)],
+        "referral_offer",
+        "email",
+        "answered the survey with a 5 today",
+    ),
+    "v01": (
+        SIGNUP,
+        [(-200, 1_000_000), (-150, 1_000_000), (-100, 1_000_000), (-50, 1_000_000), (-10, 1_000_000)],
+        [("email", "ad", True, SIGNUP)],
+        "vip_note",
+        "email",
+        "most of the shop's revenue, bought 10 days ago",
+    ),
+    "n01": (
+        "2023-06-15 09:00",
+        [],
+        [("email", "ad", True, "2023-06-15 09:00")],
+        "consent_reconfirmation",
+        "kakao",
+        "ad consent given exactly two years ago today",
+    ),
 }
 
 
@@ -64,8 +112,11 @@ def write_shop(folder: Path) -> None:
         "orders": orders,
         "order_items": items,
         "consents": consents,
-        "products": ["product_id,name,category,price,replenishment_days", "p1,선물 세트,gift,30000,",
-                     "p3,프리미엄 안마의자 쿠션,living,250000,"],
+        "products": [
+            "product_id,name,category,price,replenishment_days",
+            "p1,선물 세트,gift,30000,",
+            "p3,프리미엄 안마의자 쿠션,living,250000,",
+        ],
         "events": [
             "event_id,occurred_at,event_type,anonymous_id,customer_id,product_id,utm_source,utm_medium,utm_campaign",
             f"e1,{_at(-1, '13:00')},page_view,anon_s02,,,naver,cpc,summer",
@@ -154,9 +205,11 @@ def test_a_broken_audience_model_is_held_until_a_person_approves(shop_env: ShopE
     assert _outbox(shop_env) == []
     with duckdb.connect(str(shop_env.warehouse), read_only=True) as con:
         everyone = con.execute("select count(*) from marts.dim_customers").fetchone()[0]
-        blast = dict(con.execute(
-            "select decision, count(*) from sends.fct_send_decisions where campaign_id = 'vip_blast' group by 1"
-        ).fetchall())
+        blast = dict(
+            con.execute(
+                "select decision, count(*) from sends.fct_send_decisions where campaign_id = 'vip_blast' group by 1"
+            ).fetchall()
+        )
         state = con.execute("select guard_state from sends.campaign_days where campaign_id = 'vip_blast'").fetchone()
     assert sum(blast.values()) == everyone >= len(CUSTOMERS) - 1
     assert blast["held_for_approval"] >= 5 and "planned" not in blast

@@ -32,8 +32,20 @@ def _wait_for_runs(instance: dg.DagsterInstance, expected: int, timeout: float) 
 
 def _launch_backfill(workspace: str, first: str, last: str, env: dict[str, str]) -> None:
     """`dagster job backfill`, as an operator would type it; its code server can time out on a loaded machine."""
-    command = [str(BIN / "dagster"), "job", "backfill", "-w", workspace, "-j", "nightly",
-               "--from", first, "--to", last, "--noprompt"]
+    command = [
+        str(BIN / "dagster"),
+        "job",
+        "backfill",
+        "-w",
+        workspace,
+        "-j",
+        "nightly",
+        "--from",
+        first,
+        "--to",
+        last,
+        "--noprompt",
+    ]
     for attempt in range(3):
         result = subprocess.run(command, env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
         if result.returncode == 0 and "Launched backfill" in result.stdout:
@@ -50,8 +62,11 @@ def test_daemon_backfill_and_nightly_run_share_the_warehouse(shop_env: ShopEnv) 
     workspace = str(PROJECT_ROOT / "workspace.yaml")
 
     daemon = subprocess.Popen(
-        [str(BIN / "dagster-daemon"), "run", "-w", workspace], env=env, cwd=PROJECT_ROOT,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [str(BIN / "dagster-daemon"), "run", "-w", workspace],
+        env=env,
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         first, last = D - timedelta(days=2), D - timedelta(days=1)

@@ -23,7 +23,8 @@ def _free_port() -> int:
 
 def _asset_nodes(port: int) -> list[dict] | None:
     request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/graphql", data=json.dumps({"query": QUERY}).encode(),
+        f"http://127.0.0.1:{port}/graphql",
+        data=json.dumps({"query": QUERY}).encode(),
         headers={"Content-Type": "application/json"},
     )
     try:
@@ -37,8 +38,12 @@ def _asset_nodes(port: int) -> list[dict] | None:
 def test_dagster_dev_serves_the_partitioned_graph(shop_env: ShopEnv) -> None:
     port = _free_port()
     process = subprocess.Popen(
-        [DANGOL, "dev", "--port", str(port)], env=shop_env.env, cwd=shop_env.root,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        [DANGOL, "dev", "--port", str(port)],
+        env=shop_env.env,
+        cwd=shop_env.root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 180
@@ -50,8 +55,11 @@ def test_dagster_dev_serves_the_partitioned_graph(shop_env: ShopEnv) -> None:
         groups = {n["groupName"] for n in nodes}
         assert {"ingest", "staging", "marts", "audiences", "campaigns", "deliver"} <= groups
         materializable = [n for n in nodes if n["isMaterializable"]]  # dbt sources written elsewhere are external
-        unpartitioned = [n["assetKey"]["path"] for n in materializable
-                         if not (n["isPartitioned"] and n["partitionDefinition"]["type"] == "TIME_WINDOW")]
+        unpartitioned = [
+            n["assetKey"]["path"]
+            for n in materializable
+            if not (n["isPartitioned"] and n["partitionDefinition"]["type"] == "TIME_WINDOW")
+        ]
         assert materializable and not unpartitioned
     finally:
         os.killpg(process.pid, signal.SIGTERM)

@@ -19,8 +19,12 @@ from orchestration.demo.online_retail import DEFAULT_SOURCE, convert
 from tests.conftest import ShopEnv
 
 AS_OF = date(2011, 12, 9)
-README_REJECTS = {"guest_checkout": 135_080, "cancellation": 9_288, "non_positive_quantity": 10_624,
-                  "non_positive_price": 2_517}
+README_REJECTS = {
+    "guest_checkout": 135_080,
+    "cancellation": 9_288,
+    "non_positive_quantity": 10_624,
+    "non_positive_price": 2_517,
+}
 
 
 class LondonShop(ShopEnv):
@@ -39,20 +43,27 @@ def _write_source(path: Path, rows: list[str]) -> Path:
 
 
 def test_cleaning_rule_keeps_good_lines_and_rejects_the_rest_with_reasons(tmp_path: Path) -> None:
-    source = _write_source(tmp_path / "lines.csv.gz", [
-        "1001,A,2,2011-01-05 09:00:00,1.50,17,United Kingdom",     # line 2: kept
-        "1001,B,1,2011-01-05 09:01:00,2.00,17,United Kingdom",     # line 3: kept, second timestamp
-        "1002,A,1,2011-01-05 15:00:00,1.50,17,United Kingdom",     # line 4: second invoice, same day
-        "1003,A,1,2011-01-06 10:00:00,1.50,,United Kingdom",       # line 5: guest
-        "C1004,A,-1,2011-01-07 10:00:00,1.50,17,United Kingdom",   # line 6: cancellation (and quantity)
-        "1005,POST,1,2011-01-08 10:00:00,0,18,France",             # line 7: free line
-        "1006,A,0,2011-01-08 11:00:00,1.50,18,France",             # line 8: zero quantity
-    ])
+    source = _write_source(
+        tmp_path / "lines.csv.gz",
+        [
+            "1001,A,2,2011-01-05 09:00:00,1.50,17,United Kingdom",  # line 2: kept
+            "1001,B,1,2011-01-05 09:01:00,2.00,17,United Kingdom",  # line 3: kept, second timestamp
+            "1002,A,1,2011-01-05 15:00:00,1.50,17,United Kingdom",  # line 4: second invoice, same day
+            "1003,A,1,2011-01-06 10:00:00,1.50,,United Kingdom",  # line 5: guest
+            "C1004,A,-1,2011-01-07 10:00:00,1.50,17,United Kingdom",  # line 6: cancellation (and quantity)
+            "1005,POST,1,2011-01-08 10:00:00,0,18,France",  # line 7: free line
+            "1006,A,0,2011-01-08 11:00:00,1.50,18,France",  # line 8: zero quantity
+        ],
+    )
     out = tmp_path / "shop"
     summary = convert(source, out)
     assert (summary.lines_read, summary.lines_kept, summary.lines_rejected) == (7, 3, 4)
-    assert summary.rejects_by_rule == {"cancellation": 1, "guest_checkout": 1, "non_positive_price": 1,
-                                       "non_positive_quantity": 2}
+    assert summary.rejects_by_rule == {
+        "cancellation": 1,
+        "guest_checkout": 1,
+        "non_positive_price": 1,
+        "non_positive_quantity": 2,
+    }
     with duckdb.connect() as con:
         orders = con.execute(f"select * from read_csv('{out / 'orders.csv'}', all_varchar=true) order by 1").fetchall()
         rejects = con.execute(
@@ -61,10 +72,17 @@ def test_cleaning_rule_keeps_good_lines_and_rejects_the_rest_with_reasons(tmp_pa
         customers = con.execute(f"select customer_id from read_csv('{out / 'customers.csv'}', all_varchar=true)")
         customer_ids = sorted(row[0] for row in customers.fetchall())
     # an invoice is one order at its first timestamp; two invoices on one day stay two orders (dbt merges days)
-    assert orders == [("1001", "17", "2011-01-05 09:00:00", "5.00", "paid"),
-                      ("1002", "17", "2011-01-05 15:00:00", "1.50", "paid")]
-    assert rejects == [("5", "guest_checkout"), ("6", "cancellation"), ("6", "non_positive_quantity"),
-                       ("7", "non_positive_price"), ("8", "non_positive_quantity")]
+    assert orders == [
+        ("1001", "17", "2011-01-05 09:00:00", "5.00", "paid"),
+        ("1002", "17", "2011-01-05 15:00:00", "1.50", "paid"),
+    ]
+    assert rejects == [
+        ("5", "guest_checkout"),
+        ("6", "cancellation"),
+        ("6", "non_positive_quantity"),
+        ("7", "non_positive_price"),
+        ("8", "non_positive_quantity"),
+    ]
     assert customer_ids == ["17", "18"]  # 18 only has rejected lines: a customer who never bought
 
 
@@ -89,10 +107,12 @@ def test_the_readme_numbers_hold_in_the_warehouse(online_retail: ShopEnv) -> Non
         lines, invoices = con.execute(
             "select (select count(*) from raw.order_items), (select count(*) from raw.orders)"
         ).fetchone()
-        rejects = dict(con.execute(
-            "select rule, count(distinct line) from raw.quarantine where file = 'online_retail/lines.csv.gz'"
-            " group by rule"
-        ).fetchall())
+        rejects = dict(
+            con.execute(
+                "select rule, count(distinct line) from raw.quarantine where file = 'online_retail/lines.csv.gz'"
+                " group by rule"
+            ).fetchall()
+        )
     assert (buyers, repeat_purchases, one_day) == (4_338, 12_425, 1_548)
     assert as_of == AS_OF
     assert (lines, invoices) == (397_884, 18_532)
@@ -103,19 +123,24 @@ def test_bgnbd_fit_and_segments_on_real_data(online_retail: ShopEnv) -> None:
     with duckdb.connect(str(online_retail.warehouse), read_only=True) as con:
         fit = con.execute(
             "select r, alpha, a, b, time_unit, n_customers, n_repeat_customers, converged"
-            " from marts.model_fit_bgnbd where as_of_date = ?", [AS_OF]
+            " from marts.model_fit_bgnbd where as_of_date = ?",
+            [AS_OF],
         ).fetchone()
         predicted = con.execute(
             "select count(*), min(p_alive), max(p_alive), sum(expected_purchases_90d) from marts.dim_customers"
             " where p_alive is not null"
         ).fetchone()
-        core = dict(con.execute(
-            "select segment, [buyer_share, revenue_share] from marts.fct_segment_sizes_daily"
-            " where as_of_date = ? and segment_type = 'loyal_core'", [AS_OF]
-        ).fetchall())
+        core = dict(
+            con.execute(
+                "select segment, [buyer_share, revenue_share] from marts.fct_segment_sizes_daily"
+                " where as_of_date = ? and segment_type = 'loyal_core'",
+                [AS_OF],
+            ).fetchall()
+        )
         segments = con.execute(
             "select count(distinct rfm_segment), count(distinct persona), count(distinct lifecycle)"
-            " from marts.fct_customer_segments_daily where as_of_date = ?", [AS_OF]
+            " from marts.fct_customer_segments_daily where as_of_date = ?",
+            [AS_OF],
         ).fetchone()
     r, alpha, a, b, unit, n, repeaters, converged = fit
     assert (unit, n, repeaters, converged) == ("week", 4_338, 2_790, True)

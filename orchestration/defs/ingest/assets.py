@@ -20,9 +20,7 @@ class IngestConfig(dg.Config):
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(
-            key, group_name="ingest", kinds={"duckdb", "csv"}, description=f"raw.{table}: {table}.csv, typed"
-        )
+        dg.AssetSpec(key, group_name="ingest", kinds={"duckdb", "csv"}, description=f"raw.{table}: {table}.csv, typed")
         for table, key in RAW_KEYS.items()
     ]
     + [
@@ -51,9 +49,7 @@ def raw_tables(context: dg.AssetExecutionContext, config: IngestConfig, warehous
         if not report.present:
             context.log.warning(f"{report.table}.csv is missing from {data_dir}: loaded as an empty table")
         if report.quarantined_rows:
-            context.log.warning(
-                f"{report.table}.csv: {report.quarantined_rows} row(s) quarantined ({report.rules})"
-            )
+            context.log.warning(f"{report.table}.csv: {report.quarantined_rows} row(s) quarantined ({report.rules})")
         yield dg.MaterializeResult(
             asset_key=RAW_KEYS[report.table],
             metadata={

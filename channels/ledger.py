@@ -477,14 +477,8 @@ class Ledger:
     def _close_claim(db: sqlite3.Connection, batch_id: str, answered: Collection[str]) -> None:
         """Take answered keys out of one open claim; delete it when none are left."""
         row = db.execute("select keys from claims where batch_id = ?", (batch_id,)).fetchone()
-        if row is None:
-            return
-        done = answered if isinstance(answered, set | frozenset) else set(answered)
-        left = [k for k in json.loads(row[0]) if k not in done]
-        if left:
-            db.execute("update claims set keys = ? where batch_id = ?", (_keys(left), batch_id))
-        else:
-            db.execute("delete from claims where batch_id = ?", (batch_id,))
+        if row is not None:
+            _shrink_claim(db, batch_id, row[0], answered if isinstance(answered, set | frozenset) else set(answered))
 
     def _answer(
         self,
@@ -547,14 +541,7 @@ class Ledger:
     def _close(self, db: sqlite3.Connection, answered: set[str]) -> None:
         """Take answered (or settled) keys out of their open claims; drop claims left empty."""
         for batch_id, keys in db.execute("select batch_id, keys from claims").fetchall():
-            members = json.loads(keys)
-            left = [k for k in members if k not in answered]
-            if len(left) == len(members):
-                continue
-            if left:
-                db.execute("update claims set keys = ? where batch_id = ?", (_keys(left), batch_id))
-            else:
-                db.execute("delete from claims where batch_id = ?", (batch_id,))
+            _shrink_claim(db, batch_id, keys, answered)
 
     def mark(self, keys: Sequence[str], state: State, reason: str | None = None) -> None:
         now = _now()
@@ -705,6 +692,18 @@ class Ledger:
                 [(k, str(state), detail, now, k, str(state)) for k in keys],
             )
             return changed
+
+
+def _shrink_claim(db: sqlite3.Connection, batch_id: str, keys: str, answered: Collection[str]) -> None:
+    """Rewrite one claim (`keys`: its JSON) without the answered keys; delete it when none are left."""
+    members = json.loads(keys)
+    left = [k for k in members if k not in answered]
+    if len(left) == len(members):
+        return
+    if left:
+        db.execute("update claims set keys = ? where batch_id = ?", (_keys(left), batch_id))
+    else:
+        db.execute("delete from claims where batch_id = ?", (batch_id,))
 
 
 _PROVIDER_ID = operator.attrgetter("provider_id")

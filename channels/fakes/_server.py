@@ -226,8 +226,9 @@ class FakeProvider:
             return self._drain()
 
     def _drain(self) -> list[dict[str, Any]]:
-        while self._later:
-            self._received.extend(self._later.pop(0)())
+        later, self._later = self._later, []
+        for make in later:
+            self._received.extend(make())
         return self._received
 
     def record(self, items: list[dict[str, Any]]) -> None:

@@ -390,8 +390,8 @@ class Ledger:
                 self._answer(db, groups, now, adapter, messages)
                 if closes is None:
                     self._close(db, {r.key for r in results})
-            for batch_id, answered in closes or ():
-                self._close_claim(db, batch_id, answered)
+            if closes:
+                _close_claims(db, closes)
             if suppressions:
                 db.executemany(
                     "insert or replace into suppressions (channel, address_hash, reason, at, kind)"
@@ -399,9 +399,10 @@ class Ledger:
                     suppressions,
                 )
             if claims:
-                db.executemany(
-                    "insert or replace into claims (batch_id, adapter, claimed_at, keys) values (?, ?, ?, ?)",
-                    [(batch_id or uuid.uuid4().hex, adapter, now, _keys(keys)) for keys, batch_id in claims],
+                db.execute(
+                    "insert or replace into claims (batch_id, adapter, claimed_at, keys)"
+                    " select value ->> 0, ?, ?, value ->> 1 from json_each(?)",
+                    (adapter, now, json.dumps([[b or uuid.uuid4().hex, _keys(keys)] for keys, b in claims])),
                 )
 
     def record_batch(
@@ -469,16 +470,7 @@ class Ledger:
                 " reason = null, updated_at = null",
                 (batch, keys_json),
             )
-            # The claim holds exactly these keys unless this is part of an earlier batch resent.
-            if not db.execute("delete from claims where batch_id = ? and keys = ?", (batch_id, keys_json)).rowcount:
-                self._close_claim(db, batch_id, keys)
-
-    @staticmethod
-    def _close_claim(db: sqlite3.Connection, batch_id: str, answered: Collection[str]) -> None:
-        """Take answered keys out of one open claim; delete it when none are left."""
-        row = db.execute("select keys from claims where batch_id = ?", (batch_id,)).fetchone()
-        if row is not None:
-            _shrink_claim(db, batch_id, row[0], answered if isinstance(answered, set | frozenset) else set(answered))
+            _close_claims(db, [(batch_id, keys)])
 
     def _answer(
         self,
@@ -692,6 +684,30 @@ class Ledger:
                 [(k, str(state), detail, now, k, str(state)) for k in keys],
             )
             return changed
+
+
+def _close_claims(db: sqlite3.Connection, closes: Sequence[tuple[str, Sequence[str]]]) -> None:
+    """Take answered keys out of their batches' open claims. A claim answered whole (the common case:
+    its keys, in the order claimed) goes in one statement for all of them, since on the one-message
+    APIs every statement is a wait to get the GIL back; the rest (part of a batch, or a resend of an
+    earlier run's batch) are shrunk one by one."""
+    closes = [(batch_id, keys) for batch_id, keys in closes if keys]
+    if not closes:
+        return
+    pairs = json.dumps([[batch_id, _keys(keys)] for batch_id, keys in closes])
+    deleted = db.execute(
+        "delete from claims where (batch_id, keys) in (select value ->> 0, value ->> 1 from json_each(?))", (pairs,)
+    ).rowcount
+    if deleted == len(closes):
+        return
+    answered: dict[str, set[str]] = {}
+    for batch_id, keys in closes:
+        answered.setdefault(batch_id, set()).update(keys)
+    left = db.execute(
+        "select batch_id, keys from claims where batch_id in (select value ->> 0 from json_each(?))", (pairs,)
+    ).fetchall()
+    for batch_id, keys in left:
+        _shrink_claim(db, batch_id, keys, answered[batch_id])
 
 
 def _shrink_claim(db: sqlite3.Connection, batch_id: str, keys: str, answered: Collection[str]) -> None:

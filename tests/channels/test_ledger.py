@@ -201,3 +201,21 @@ def test_answering_part_of_a_claim_leaves_the_rest_claimed(ledger: Ledger) -> No
     assert set(ledger.claims([m.key for m in batch])) == {"k3"}
     ledger.record_batch("b1", batch[3:], [SendResult("k3", Outcome.UNKNOWN)], "nhn_sms", kept={"k3"})
     assert set(ledger.claims(["k3"])) == {"k3"}  # kept: it goes again under b1
+
+
+def test_one_round_closes_whole_and_partly_answered_claims(ledger: Ledger) -> None:
+    """The one-message APIs close many claims per commit: whole ones go in one statement, a claim
+    answered in part keeps its other keys, and a batch id seen twice in a round counts both answers."""
+    ledger.claim_batches([(["k0"], "b0"), (["k1"], "b1"), (["k2", "k3", "k4"], "b2"), (["k5"], "b5")])
+    messages = {m.key: m for m in (sms(i) for i in range(6))}
+    ledger.commit_round(
+        [(["k6"], "b6")],
+        _accepted([messages[k] for k in ("k0", "k1", "k2", "k4")]),
+        None,
+        "nhn_sms",
+        messages,
+        closes=[("b0", ["k0"]), ("b1", ["k1"]), ("b2", ["k2"]), ("b2", ["k4"])],
+    )
+    open_claims = ledger.claims([f"k{i}" for i in range(7)])
+    assert {k: c.batch_id for k, c in open_claims.items()} == {"k3": "b2", "k5": "b5", "k6": "b6"}
+    assert ledger.counts() == {"accepted": 4, "claimed": 3}

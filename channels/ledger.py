@@ -144,6 +144,36 @@ select m.key,
        b.batch_id
 from messages m left join batches b on b.id = m.batch
 """
+# A batch accepted whole is recorded by one statement, an insert into this view: its trigger writes the
+# `batches` row, a narrow row per message and takes the keys out of the batch's claim. A worker holds the
+# ledger while it writes, and every statement gives up the GIL and waits to take it back (up to a switch
+# interval, behind threads building request bodies): five statements per batch held the ledger ~4x longer
+# than one, and four workers queued behind each other for it. Recreated on every open, so it stays current.
+_RECORD_ACCEPTED_BATCH = """
+drop trigger if exists record_accepted_batch;
+drop view if exists accepted_batches;
+create view accepted_batches as
+select batch_id, adapter, campaign_id, channel, purpose, provider_id, answered_at, customers, null as keys
+from batches;
+create trigger record_accepted_batch instead of insert on accepted_batches
+begin
+    insert into batches (batch_id, adapter, campaign_id, channel, purpose, provider_id, answered_at, customers)
+    values (new.batch_id, new.adapter, new.campaign_id, new.channel, new.purpose, new.provider_id,
+            new.answered_at, new.customers);
+    -- A planned row keeps its own columns; the batch supplies the rest (see `message_rows`).
+    insert into messages (key, state, attempts, batch, pos)
+    select value, 'accepted', 1, (select max(id) from batches), key from json_each(new.keys) where true
+    on conflict (key) do update set state = excluded.state, attempts = attempts + 1, batch = excluded.batch,
+        pos = excluded.pos, provider_id = null, reason = null, updated_at = null;
+    -- The claim holds exactly these keys, unless this is part of an earlier batch resent.
+    delete from claims where batch_id = new.batch_id and keys = new.keys;
+    update claims set keys = (
+        select json_group_array(c.value) from json_each(claims.keys) as c
+        where c.value not in (select value from json_each(new.keys))
+    ) where batch_id = new.batch_id;
+    delete from claims where batch_id = new.batch_id and keys = '[]';
+end;
+"""
 # Ledgers written before `batches` existed declared every column not null: rebuilt once on open.
 _MESSAGE_COLUMNS = (
     "key, campaign_id, customer_id, channel, purpose, adapter, address_hash, state, attempts, provider_id,"
@@ -207,6 +237,12 @@ class Ledger:
         self._db.executescript(_SCHEMA)
         self._migrate()
         self._db.executescript(_VIEW)
+        try:
+            self._db.executescript(f"begin immediate; {_RECORD_ACCEPTED_BATCH} commit;")
+        except sqlite3.Error:
+            if self._db.in_transaction:
+                self._db.execute("rollback")
+            raise
         # Answers commit through a second connection that skips the fsync (see `_tx`): switching one
         # connection's `synchronous` back and forth cost two more statements, each a wait for the GIL.
         self._answers = self._connect("normal")
@@ -384,6 +420,11 @@ class Ledger:
                 channel, address = channel_of[r.key]
                 kind = SuppressionKind.OPTED_OUT if r.outcome is Outcome.OPTED_OUT else SuppressionKind.PERMANENT
                 suppressions.append((channel, address_hash(address), reason or str(r.outcome), now, str(kind)))
+        if not results:
+            # Claims alone are one statement, its own transaction: on disk (`_db` fsyncs) before the call.
+            with self._lock:
+                _insert_claims(self._db, claims, adapter, now)
+            return
         # Claims must be on disk before the call; answers alone may skip the fsync (see `_tx`).
         with self._tx(durable=bool(claims)) as db:
             if results:
@@ -399,11 +440,7 @@ class Ledger:
                     suppressions,
                 )
             if claims:
-                db.execute(
-                    "insert or replace into claims (batch_id, adapter, claimed_at, keys)"
-                    " select value ->> 0, ?, ?, value ->> 1 from json_each(?)",
-                    (adapter, now, json.dumps([[b or uuid.uuid4().hex, _keys(keys)] for keys, b in claims])),
-                )
+                _insert_claims(db, claims, adapter, now)
 
     def record_batch(
         self,
@@ -444,13 +481,12 @@ class Ledger:
         self, batch_id: str, messages: Sequence[Message], keys: list[str], provider_id: str | None, adapter: str
     ) -> None:
         first = messages[0]
-        keys_json = _keys(keys)
-        customers = json.dumps([m.customer_id for m in messages], ensure_ascii=False)
-        # Not fsynced (see `_tx`): losing it leaves the batch claimed, resent under its id or called unknown.
-        with self._tx(durable=False) as db:
-            batch = db.execute(
-                "insert into batches (batch_id, adapter, campaign_id, channel, purpose, provider_id, answered_at,"
-                " customers) values (?, ?, ?, ?, ?, ?, ?, ?)",
+        with self._lock:
+            # One statement is its own transaction (see `record_accepted_batch`); not fsynced (see `_tx`):
+            # losing it leaves the batch claimed, resent under its id or called unknown.
+            self._answers.execute(
+                "insert into accepted_batches (batch_id, adapter, campaign_id, channel, purpose, provider_id,"
+                " answered_at, customers, keys) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     batch_id,
                     adapter,
@@ -459,18 +495,10 @@ class Ledger:
                     str(first.purpose),
                     provider_id,
                     _now(),
-                    customers,
+                    json.dumps([m.customer_id for m in messages], ensure_ascii=False),
+                    _keys(keys),
                 ),
-            ).lastrowid
-            # A planned row keeps its own columns; the batch supplies the rest (see `message_rows`).
-            db.execute(
-                "insert into messages (key, state, attempts, batch, pos) select value, 'accepted', 1, ?, key"
-                " from json_each(?) where true on conflict (key) do update set state = excluded.state,"
-                " attempts = attempts + 1, batch = excluded.batch, pos = excluded.pos, provider_id = null,"
-                " reason = null, updated_at = null",
-                (batch, keys_json),
             )
-            _close_claims(db, [(batch_id, keys)])
 
     def _answer(
         self,
@@ -684,6 +712,16 @@ class Ledger:
                 [(k, str(state), detail, now, k, str(state)) for k in keys],
             )
             return changed
+
+
+def _insert_claims(
+    db: sqlite3.Connection, claims: Sequence[tuple[Sequence[str], str | None]], adapter: str, now: str
+) -> None:
+    db.execute(
+        "insert or replace into claims (batch_id, adapter, claimed_at, keys)"
+        " select value ->> 0, ?, ?, value ->> 1 from json_each(?)",
+        (adapter, now, json.dumps([[batch_id or uuid.uuid4().hex, _keys(keys)] for keys, batch_id in claims])),
+    )
 
 
 def _close_claims(db: sqlite3.Connection, closes: Sequence[tuple[str, Sequence[str]]]) -> None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
+import operator
 import queue
 import random
 import time
@@ -95,8 +96,11 @@ class _Batch:
         return [m.key for m in self.messages]
 
 
+_KEY = operator.attrgetter("key")
+
+
 def _new_batch(messages: list[Message], attempt: int = 1) -> _Batch:
-    return _Batch(sorted(messages, key=lambda m: m.key), uuid.uuid4().hex, attempt)
+    return _Batch(sorted(messages, key=_KEY), uuid.uuid4().hex, attempt)
 
 
 def deliver(
@@ -173,8 +177,12 @@ def deliver(
     for batch_id, group in resend.items():
         report.resent_after_crash += len(group)
         for i in range(0, len(group), adapter.batch_size):
-            chunk = sorted(group[i : i + adapter.batch_size], key=lambda m: m.key)
+            chunk = sorted(group[i : i + adapter.batch_size], key=_KEY)
             ready.append(_Batch(chunk, batch_id or uuid.uuid4().hex, ambiguous=True))
+    # In key order, so each batch's rows land in one stretch of the ledger's key index: on a ledger that
+    # already held four days of one campaign (240,000 rows), batches of shuffled keys cost SQLite 19.5 us
+    # per row and batches of consecutive keys 1.65 us (each shuffled key dirtied a page of its own).
+    todo.sort(key=_KEY)
     for i in range(0, len(todo), adapter.batch_size):
         ready.append(_new_batch(todo[i : i + adapter.batch_size]))
 
@@ -378,7 +386,7 @@ def deliver(
                 if same_key_again:
                     report.retries += len(same_key_again)
                     nb = _Batch(
-                        sorted(same_key_again, key=lambda m: m.key),
+                        sorted(same_key_again, key=_KEY),
                         batch.batch_id,
                         batch.attempt,
                         batch.ambiguous_resends + 1,

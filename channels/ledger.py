@@ -457,13 +457,17 @@ class Ledger:
         A batch accepted whole, in order, under one request id, whose messages share campaign, channel
         and purpose, becomes one `batches` row and a narrow row per message; anything else full rows."""
         if results and not kept and len(results) == len(messages):
-            keys = [m.key for m in messages]
-            # Checked with C-level passes: this runs once per batch recipient on the hot path.
+            n, first = len(messages), messages[0]
+            keys = list(map(_KEY, messages))
+            # C-level passes (`count` compares by identity first; hashing an enum member runs Python code):
+            # this runs once per batch recipient on the hot path.
             if (
-                [r.key for r in results] == keys
-                and all(r.outcome is Outcome.ACCEPTED for r in results)
-                and len(set(map(_PROVIDER_ID, results))) == 1
-                and len(set(map(_SHARED, messages))) == 1
+                list(map(_KEY, results)) == keys
+                and list(map(_OUTCOME, results)).count(Outcome.ACCEPTED) == n
+                and list(map(_PROVIDER_ID, results)).count(results[0].provider_id) == n
+                and list(map(_CAMPAIGN, messages)).count(first.campaign_id) == n
+                and list(map(_CHANNEL, messages)).count(first.channel) == n
+                and list(map(_PURPOSE, messages)).count(first.purpose) == n
             ):
                 self._record_accepted_batch(batch_id, messages, keys, results[0].provider_id, adapter)
                 return
@@ -717,6 +721,13 @@ class Ledger:
 def _insert_claims(
     db: sqlite3.Connection, claims: Sequence[tuple[Sequence[str], str | None]], adapter: str, now: str
 ) -> None:
+    if len(claims) == 1:  # a batch API's claim: its keys' JSON is not encoded a second time
+        keys, batch_id = claims[0]
+        db.execute(
+            "insert or replace into claims (batch_id, adapter, claimed_at, keys) values (?, ?, ?, ?)",
+            (batch_id or uuid.uuid4().hex, adapter, now, _keys(keys)),
+        )
+        return
     db.execute(
         "insert or replace into claims (batch_id, adapter, claimed_at, keys)"
         " select value ->> 0, ?, ?, value ->> 1 from json_each(?)",
@@ -760,8 +771,13 @@ def _shrink_claim(db: sqlite3.Connection, batch_id: str, keys: str, answered: Co
         db.execute("delete from claims where batch_id = ?", (batch_id,))
 
 
+_KEY = operator.attrgetter("key")
+_OUTCOME = operator.attrgetter("outcome")
 _PROVIDER_ID = operator.attrgetter("provider_id")
-_SHARED = operator.attrgetter("campaign_id", "channel", "purpose")  # what a `batches` row holds once
+# What a `batches` row holds once:
+_CAMPAIGN = operator.attrgetter("campaign_id")
+_CHANNEL = operator.attrgetter("channel")
+_PURPOSE = operator.attrgetter("purpose")
 _STATE_OF = {
     Outcome.ACCEPTED: State.ACCEPTED,
     Outcome.RETRY: State.RETRY,

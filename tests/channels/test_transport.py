@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
 
-from channels.transport import new_session
+from channels.transport import new_session, request_was_sent
 
 
 class _Echo(BaseHTTPRequestHandler):
@@ -19,6 +20,13 @@ class _Echo(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if self.path == "/drop":  # read the request, never answer
+            self.close_connection = True
+            return
+        if self.path == "/slow":
+            time.sleep(1.0)
+        if self.path == "/idle-close":  # answer as keep-alive, then close the connection anyway
+            self.close_connection = True
         answer = json.dumps(
             {"path": self.path, "body": body.decode(), "headers": {k.lower(): v for k, v in self.headers.items()}}
         ).encode()
@@ -68,5 +76,25 @@ def test_other_arguments_take_the_full_path(echo: str) -> None:
 
 
 def test_a_refused_connection_raises_requests_connection_error() -> None:
-    with new_session(2) as session, pytest.raises(requests.ConnectionError):
+    with new_session(2) as session, pytest.raises(requests.ConnectionError) as raised:
         session.post("http://127.0.0.1:9/none", json={}, timeout=2)
+    assert not request_was_sent(raised.value)  # never left: safe to send again
+
+
+def test_a_connection_the_server_closed_while_idle_is_not_reused(echo: str) -> None:
+    with new_session(2) as session:
+        assert session.post(f"{echo}/idle-close", json={"n": 1}, timeout=5).status_code == 207
+        time.sleep(0.1)  # the server's FIN arrives
+        # Writing on the closed socket would lose this request (and make it ambiguous).
+        assert session.post(f"{echo}/again", json={"n": 2}, timeout=5).json()["path"] == "/again"
+
+
+def test_a_lost_answer_is_an_error_that_says_the_request_left(echo: str) -> None:
+    with new_session(2) as session:
+        with pytest.raises(requests.ConnectionError) as raised:
+            session.post(f"{echo}/drop", json={}, timeout=5)
+        assert request_was_sent(raised.value)
+        with pytest.raises(requests.ReadTimeout) as raised:
+            session.post(f"{echo}/slow", json={}, timeout=0.2)
+        assert request_was_sent(raised.value)
+        assert session.post(f"{echo}/after", json={}, timeout=5).json()["path"] == "/after"

@@ -3,14 +3,22 @@ send what was asked; anything else takes requests' full path."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import ssl
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 import requests
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from channels.transport import new_session, request_was_sent
 
@@ -103,3 +111,45 @@ def test_a_lost_answer_is_an_error_that_says_the_request_left(echo: str) -> None
             session.post(f"{echo}/slow", json={}, timeout=0.2)
         assert request_was_sent(raised.value)
         assert session.post(f"{echo}/after", json={}, timeout=5).json()["path"] == "/after"
+
+
+def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 that no CA signed."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_path, key_path
+
+
+def test_https_verifies_the_certificate_before_anything_is_sent(tmp_path: Path) -> None:
+    """An https URL is verified against requests' CA bundle: an unknown certificate fails the connection,
+    which counts as never sent."""
+    cert_path, key_path = _self_signed(tmp_path)
+    server = _Server(("127.0.0.1", 0), _Echo)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert_path, key_path)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with new_session(2) as session, pytest.raises(requests.exceptions.SSLError) as raised:
+            session.post(f"https://127.0.0.1:{server.server_address[1]}/v1", json={}, timeout=5)
+        assert not request_was_sent(raised.value)
+    finally:
+        server.shutdown()

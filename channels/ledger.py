@@ -144,12 +144,32 @@ select m.key,
        b.batch_id
 from messages m left join batches b on b.id = m.batch
 """
+
+
+def _shrink_claims(which: str, answered: str, emptied: str | None = None) -> tuple[str, str]:
+    """SQL taking the keys of `answered` (a JSON array) out of the open claims `which` selects, then
+    deleting those of `emptied` (default: `which`) left empty: the one definition, for the Python paths
+    and the trigger below."""
+    return (
+        "update claims set keys = (select json_group_array(c.value) from json_each(claims.keys) as c"
+        f" where c.value not in (select value from json_each({answered}))) where {which}",
+        f"delete from claims where keys = '[]' and {emptied or which}",
+    )
+
+
+_SHRINK_ONE_CLAIM = _shrink_claims("batch_id = :batch_id", ":answered")
+_SHRINK_ANY_CLAIM = _shrink_claims(
+    "exists (select 1 from json_each(claims.keys) as k where k.value in (select value from json_each(:answered)))",
+    ":answered",
+    emptied="true",  # an emptied claim no longer holds the keys `which` looks for
+)
+_SHRINK_IN_TRIGGER = _shrink_claims("batch_id = new.batch_id", "new.keys")
 # A batch accepted whole is recorded by one statement, an insert into this view: its trigger writes the
 # `batches` row, a narrow row per message and takes the keys out of the batch's claim. A worker holds the
 # ledger while it writes, and every statement gives up the GIL and waits to take it back (up to a switch
 # interval, behind threads building request bodies): five statements per batch held the ledger ~4x longer
 # than one, and four workers queued behind each other for it. Recreated on every open, so it stays current.
-_RECORD_ACCEPTED_BATCH = """
+_RECORD_ACCEPTED_BATCH = f"""
 drop trigger if exists record_accepted_batch;
 drop view if exists accepted_batches;
 create view accepted_batches as
@@ -167,11 +187,8 @@ begin
         pos = excluded.pos, provider_id = null, reason = null, updated_at = null;
     -- The claim holds exactly these keys, unless this is part of an earlier batch resent.
     delete from claims where batch_id = new.batch_id and keys = new.keys;
-    update claims set keys = (
-        select json_group_array(c.value) from json_each(claims.keys) as c
-        where c.value not in (select value from json_each(new.keys))
-    ) where batch_id = new.batch_id;
-    delete from claims where batch_id = new.batch_id and keys = '[]';
+    {_SHRINK_IN_TRIGGER[0]};
+    {_SHRINK_IN_TRIGGER[1]};
 end;
 """
 # Ledgers written before `batches` existed declared every column not null: rebuilt once on open.
@@ -400,9 +417,13 @@ class Ledger:
         (the delivery loop plans lazily, so the first request leaves before a large campaign is
         written out). Answered keys leave their open claim; `closes` ((batch id, keys answered) per
         batch) saves looking through every open claim to find them."""
-        if not claims and not results:
-            return
         now = _now()
+        if not results:
+            if claims:
+                # Claims alone are one statement, its own transaction: on disk (`_db` fsyncs) before the call.
+                with self._lock:
+                    _insert_claims(self._db, claims, adapter, now)
+            return
         groups: dict[tuple[str, str | None, str | None], list[str]] = {}
         suppressions = []
         for r in results:
@@ -420,18 +441,12 @@ class Ledger:
                 channel, address = channel_of[r.key]
                 kind = SuppressionKind.OPTED_OUT if r.outcome is Outcome.OPTED_OUT else SuppressionKind.PERMANENT
                 suppressions.append((channel, address_hash(address), reason or str(r.outcome), now, str(kind)))
-        if not results:
-            # Claims alone are one statement, its own transaction: on disk (`_db` fsyncs) before the call.
-            with self._lock:
-                _insert_claims(self._db, claims, adapter, now)
-            return
         # Claims must be on disk before the call; answers alone may skip the fsync (see `_tx`).
         with self._tx(durable=bool(claims)) as db:
-            if results:
-                self._answer(db, groups, now, adapter, messages)
-                if closes is None:
-                    self._close(db, {r.key for r in results})
-            if closes:
+            self._answer(db, groups, now, adapter, messages)
+            if closes is None:
+                self._close(db, {r.key for r in results})
+            elif closes:
                 _close_claims(db, closes)
             if suppressions:
                 db.executemany(
@@ -564,8 +579,9 @@ class Ledger:
 
     def _close(self, db: sqlite3.Connection, answered: set[str]) -> None:
         """Take answered (or settled) keys out of their open claims; drop claims left empty."""
-        for batch_id, keys in db.execute("select batch_id, keys from claims").fetchall():
-            _shrink_claim(db, batch_id, keys, answered)
+        params = {"answered": _keys(sorted(answered))}
+        for sql in _SHRINK_ANY_CLAIM:
+            db.execute(sql, params)
 
     def mark(self, keys: Sequence[str], state: State, reason: str | None = None) -> None:
         now = _now()
@@ -749,26 +765,12 @@ def _close_claims(db: sqlite3.Connection, closes: Sequence[tuple[str, Sequence[s
     ).rowcount
     if deleted == len(closes):
         return
-    answered: dict[str, set[str]] = {}
+    answered: dict[str, list[str]] = {}
     for batch_id, keys in closes:
-        answered.setdefault(batch_id, set()).update(keys)
-    left = db.execute(
-        "select batch_id, keys from claims where batch_id in (select value ->> 0 from json_each(?))", (pairs,)
-    ).fetchall()
-    for batch_id, keys in left:
-        _shrink_claim(db, batch_id, keys, answered[batch_id])
-
-
-def _shrink_claim(db: sqlite3.Connection, batch_id: str, keys: str, answered: Collection[str]) -> None:
-    """Rewrite one claim (`keys`: its JSON) without the answered keys; delete it when none are left."""
-    members = json.loads(keys)
-    left = [k for k in members if k not in answered]
-    if len(left) == len(members):
-        return
-    if left:
-        db.execute("update claims set keys = ? where batch_id = ?", (_keys(left), batch_id))
-    else:
-        db.execute("delete from claims where batch_id = ?", (batch_id,))
+        answered.setdefault(batch_id, []).extend(keys)
+    for batch_id, keys in answered.items():
+        for sql in _SHRINK_ONE_CLAIM:
+            db.execute(sql, {"batch_id": batch_id, "answered": _keys(keys)})
 
 
 _KEY = operator.attrgetter("key")

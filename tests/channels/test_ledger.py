@@ -6,6 +6,8 @@ import sqlite3
 import threading
 from pathlib import Path
 
+import pytest
+
 from channels.__main__ import main as cli
 from channels.ledger import Ledger, State, SuppressionKind, address_hash
 from channels.models import Channel, Message, Outcome, Purpose, SendResult
@@ -174,6 +176,37 @@ def test_a_batch_accepted_whole_reads_like_full_rows(tmp_path: Path) -> None:
         # A receipt moves a compact row forward like any other.
         assert compact.advance("k3", State.DELIVERED)
         assert compact.rows(keys=["k3"])[0].state is State.DELIVERED
+
+
+def test_a_batch_recorded_from_its_claim_keeps_every_key_and_customer(ledger: Ledger) -> None:
+    """`whole_claim`: the keys are read back from the claim. Keys and customer ids that JSON must escape
+    (quotes, backslashes, control characters) or that are not ASCII come back unchanged."""
+    odd = ['q"uote', "back\\slash", "new\nline", "탭\t한글", "plain"]
+    batch = [
+        Message(f"c1:{text}", "c1", f"cust:{text}", Channel.SMS, Purpose.AD, f"0101234{i:04d}", "(광고) body")
+        for i, text in enumerate(odd)
+    ]
+    ledger.claim([m.key for m in batch], batch_id="b1")
+    assert set(ledger.claims([m.key for m in batch])) == {m.key for m in batch}
+    ledger.record_batch("b1", batch, _accepted(batch), "nhn_sms", whole_claim=True)
+    rows = {r.key: r for r in ledger.rows()}
+    assert {k: (r.state, r.customer_id) for k, r in rows.items()} == {
+        m.key: (State.ACCEPTED, m.customer_id) for m in batch
+    }
+    assert ledger.claims([m.key for m in batch]) == {}
+
+
+def test_a_batch_recorded_from_a_missing_claim_is_refused(ledger: Ledger) -> None:
+    """Reading keys from a claim that is not there (or holds another number of keys) would record
+    nothing: the ledger refuses instead, and the batch stays as it was."""
+    batch = [sms(i) for i in range(3)]
+    with pytest.raises(sqlite3.IntegrityError, match="no claim"):
+        ledger.record_batch("b1", batch, _accepted(batch), "nhn_sms", whole_claim=True)
+    ledger.claim([m.key for m in batch[:2]], batch_id="b1")
+    with pytest.raises(sqlite3.IntegrityError, match="no claim"):
+        ledger.record_batch("b1", batch, _accepted(batch), "nhn_sms", whole_claim=True)
+    assert ledger.counts() == {"claimed": 2}
+    assert sqlite3.connect(ledger.path).execute("select count(*) from batches").fetchone() == (0,)
 
 
 def test_a_batch_with_any_other_answer_is_written_in_full(ledger: Ledger) -> None:

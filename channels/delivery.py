@@ -103,6 +103,11 @@ def _new_batch(messages: list[Message], attempt: int = 1) -> _Batch:
     return _Batch(sorted(messages, key=_KEY), uuid.uuid4().hex, attempt)
 
 
+# What a sender hands back per batch: the results, the keys kept claimed (to go again under the same
+# batch id) and the exception that stopped it, if any.
+_Sent = tuple[list[SendResult], set[str], BaseException | None]
+
+
 def _all_accepted(results: Sequence[SendResult]) -> bool:
     """The common case, checked once per batch on the hot path: a C-level count is ~6x cheaper than
     `all()` over a generator for a 1,000-recipient batch."""
@@ -213,8 +218,17 @@ def deliver(
             r.outcome is Outcome.UNKNOWN or (batch.ambiguous and r.outcome in (Outcome.RETRY, Outcome.CONFIG_ERROR))
         )
 
-    def run(batch: _Batch) -> tuple[list[SendResult], set[str], BaseException | None]:
-        if worker_side:
+    def take() -> _Batch | None:
+        """The next ready batch, for a sender that goes straight on (see `task`)."""
+        if report.stopped:
+            return None
+        try:
+            return ready.popleft()
+        except IndexError:
+            return None
+
+    def run(batch: _Batch, claimed: bool) -> tuple[_Sent, _Batch | None]:
+        if worker_side and not claimed:
             ledger.commit_round([(batch.keys, batch.batch_id)], (), adapter=adapter.name)
         limiter.acquire(1)
         failure: BaseException | None = None
@@ -235,17 +249,30 @@ def deliver(
         if len(results) != len(batch.messages):
             failure = ChannelError(f"{adapter.name} returned {len(results)} results for {len(batch.messages)}")
             results = [SendResult(m.key, Outcome.UNKNOWN, reason="adapter answered wrongly") for m in batch.messages]
-        keep_claimed = (
-            {r.key for r in results if resend_same_key(r, batch)}
-            if failure is None and not _all_accepted(results)
-            else set()
-        )
-        if worker_side:
-            # The claim made above holds exactly `batch.keys`: the ledger reads them back from it.
+        accepted_whole = failure is None and _all_accepted(results)
+        keep_claimed = set() if accepted_whole else {r.key for r in results if resend_same_key(r, batch)}
+        if not worker_side:
+            return (results, keep_claimed, failure), None
+        # Anything but a batch accepted whole goes back to this thread, which decides retries and pauses.
+        nxt = take() if accepted_whole else None
+        try:
+            # The claim holds exactly `batch.keys` (claimed so above, or by the commit that recorded the
+            # previous batch): the ledger reads them back from it.
             ledger.record_batch(
-                batch.batch_id, batch.messages, results, adapter.name, address_of, keep_claimed, whole_claim=True
+                batch.batch_id,
+                batch.messages,
+                results,
+                adapter.name,
+                address_of,
+                keep_claimed,
+                whole_claim=True,
+                then_claim=(nxt.keys, nxt.batch_id) if nxt else None,
             )
-        return results, keep_claimed, failure
+        except BaseException:
+            if nxt is not None:
+                ready.appendleft(nxt)  # never claimed, so never sent: this thread stops the channel
+            raise
+        return (results, keep_claimed, failure), nxt
 
     def backoff(attempt: int) -> float:
         return min(max_delay, base_delay * 2 ** (attempt - 1)) * (0.5 + random.random() / 2)
@@ -254,23 +281,30 @@ def deliver(
     seq = itertools.count()
     # Workers hand finished batches to this thread through a queue: cheaper per request than waiting on
     # a set of futures, and whatever finished meanwhile is taken in one go.
-    finished: queue.SimpleQueue[tuple[_Batch, tuple[list[SendResult], set[str], BaseException | None]]]
-    finished = queue.SimpleQueue()
+    finished: queue.SimpleQueue[tuple[_Batch, _Sent, _Batch | None]] = queue.SimpleQueue()
     inflight = 0
 
-    def task(batch: _Batch) -> None:
-        try:
-            outcome = run(batch)
-        except BaseException as exc:  # the ledger or the limiter failed: the request's fate is unknown
-            outcome = (
-                [
-                    SendResult(m.key, Outcome.UNKNOWN, reason=f"send raised {type(exc).__name__}")
-                    for m in batch.messages
-                ],
-                set(),
-                exc,
-            )
-        finished.put((batch, outcome))
+    def task(first: _Batch) -> None:
+        """Send a batch; on a batch API, go on with the next ready batch while every answer is accepted
+        whole, claiming it in the commit that records the last one: one ledger commit per batch instead
+        of two, and no wait for this thread to hand out the next batch."""
+        batch: _Batch | None = first
+        claimed = False
+        while batch is not None:
+            nxt = None
+            try:
+                outcome, nxt = run(batch, claimed)
+            except BaseException as exc:  # the ledger or the limiter failed: the request's fate is unknown
+                outcome = (
+                    [
+                        SendResult(m.key, Outcome.UNKNOWN, reason=f"send raised {type(exc).__name__}")
+                        for m in batch.messages
+                    ],
+                    set(),
+                    exc,
+                )
+            finished.put((batch, outcome, nxt))
+            batch, claimed = nxt, True
 
     failures_in_a_row = 0
     error: BaseException | None = None
@@ -291,8 +325,8 @@ def deliver(
                 ready.clear()
                 delayed.clear()
             leaving: list[_Batch] = []
-            while ready and inflight + len(leaving) < workers:
-                leaving.append(ready.popleft())
+            while inflight + len(leaving) < workers and (b := take()):
+                leaving.append(b)
             if not worker_side and (leaving or to_record):
                 # One commit per round: the answers that came back and the claims of what leaves now.
                 ledger.commit_round(
@@ -321,7 +355,11 @@ def deliver(
                 except queue.Empty:
                     break
             inflight -= len(done)
-            for batch, (results, keep_claimed, failure) in done:
+            for batch, (results, keep_claimed, failure), went_on_with in done:
+                if went_on_with is not None:  # claimed and sent by the worker that sent `batch`
+                    inflight += 1
+                    report.requests += 1
+                    claimed_keys.update(went_on_with.keys)
                 if not worker_side:
                     closes.append((batch.batch_id, [r.key for r in results if r.key not in keep_claimed]))
                 if failure is not None:

@@ -1,12 +1,12 @@
 """The durable record of every message: planned -> claimed -> accepted / failed -> delivered / opened /
 clicked, plus `unknown` for a person to resolve.
 
-SQLite in WAL mode with `synchronous=full`: every claim is committed (and on disk) before the provider
-call, so a process killed at any instant leaves a ledger that says exactly which messages may have
-reached a provider. A `claimed` row found at start-up is a message whose fate is unknown: it is sent
-again (with the same batch id, hence the same idempotency key) only where the provider deduplicates,
-and only within the provider's dedupe window; otherwise it becomes `unknown` and is never re-sent
-automatically (`unknowns()` lists them, `resolve()` settles them).
+SQLite in WAL mode; every claim is committed and fsynced (see `_tx`) before the provider call, so a
+process killed at any instant leaves a ledger that says exactly which messages may have reached a
+provider. A `claimed` row found at start-up is a message whose fate is unknown: it is sent again (with
+the same batch id, hence the same idempotency key) only where the provider deduplicates, and only
+within the provider's dedupe window; otherwise it becomes `unknown` and is never re-sent automatically
+(`unknowns()` lists them, `resolve()` settles them).
 
 A claim is one row per batch in `claims` (batch id, time, its keys), written in one statement
 whatever the batch size; a message's own row is written when its answer comes back (or when it is
@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
 import threading
 import uuid
@@ -172,7 +173,8 @@ _RECORD_ACCEPTED_BATCH = f"""
 drop trigger if exists record_accepted_batch;
 drop view if exists accepted_batches;
 create view accepted_batches as
-select batch_id, adapter, campaign_id, channel, purpose, provider_id, answered_at, customers, null as keys
+select batch_id, adapter, campaign_id, channel, purpose, provider_id, answered_at, customers, null as keys,
+       null as next_batch_id, null as next_keys
 from batches;
 create trigger record_accepted_batch instead of insert on accepted_batches
 begin
@@ -196,6 +198,9 @@ begin
     delete from claims where batch_id = new.batch_id and keys = coalesce(new.keys, keys);
     {_SHRINK_IN_TRIGGER[0]};
     {_SHRINK_IN_TRIGGER[1]};
+    -- The sender's next batch, claimed in the same commit (see `record_batch`).
+    insert or replace into claims (batch_id, adapter, claimed_at, keys)
+    select new.next_batch_id, new.adapter, new.answered_at, new.next_keys where new.next_batch_id is not null;
 end;
 """
 # Ledgers written before `batches` existed declared every column not null: rebuilt once on open.
@@ -273,7 +278,9 @@ class Ledger:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        self._db = self._connect("full")
+        self._wal_lock = threading.Lock()
+        self._wal_fd: int | None = None
+        self._db = self._connect()
         self._db.executescript(_SCHEMA)
         self._migrate()
         self._db.executescript(_VIEW)
@@ -283,14 +290,11 @@ class Ledger:
             if self._db.in_transaction:
                 self._db.execute("rollback")
             raise
-        # Answers commit through a second connection that skips the fsync (see `_tx`): switching one
-        # connection's `synchronous` back and forth cost two more statements, each a wait for the GIL.
-        self._answers = self._connect("normal")
 
-    def _connect(self, synchronous: str) -> sqlite3.Connection:
+    def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, isolation_level=None, timeout=60, check_same_thread=False)
         db.execute("pragma journal_mode=wal")
-        db.execute(f"pragma synchronous={synchronous}")
+        db.execute("pragma synchronous=normal")  # durable commits fsync the WAL themselves (see `_tx`)
         # Keys are hashes, so every answer dirties its own page of the key index; checkpointing every
         # 1,000 WAL pages (SQLite's default) then copies pages back on nearly every commit. A longer WAL
         # (SQLite checkpoints it when the last connection closes) costs disk for the duration of a run, not throughput.
@@ -317,8 +321,11 @@ class Ledger:
 
     def close(self) -> None:
         with self._lock:
-            self._answers.close()
             self._db.close()
+        with self._wal_lock:
+            if self._wal_fd is not None:
+                os.close(self._wal_fd)
+                self._wal_fd = None
 
     def __enter__(self) -> Ledger:
         return self
@@ -328,20 +335,35 @@ class Ledger:
 
     @contextmanager
     def _tx(self, durable: bool = True) -> Iterator[sqlite3.Connection]:
-        """One write transaction. `durable=False` skips the fsync at commit: such a commit survives a
-        killed process (it is in the OS's WAL file) but not a power cut, until the next durable commit
-        (the WAL is sequential, so that fsync carries it too). Only answers use it: losing one leaves the
-        message `claimed`, which the next run treats as unknown or re-sends under the same key; claims
-        are always durable, since losing one could send a message twice."""
+        """One write transaction; a durable one is on disk when this returns.
+
+        Every commit reaches the OS's copy of the WAL (it survives a killed process); a durable one
+        is then fsynced by `_sync`, after the ledger is released, so other senders do not wait for
+        the disk (SQLite's `synchronous=full` fsyncs inside the commit: the ledger stayed held for
+        it). `durable=False` skips the fsync: such a commit survives a killed process but not a power
+        cut, until the next durable commit (the WAL is sequential, so that fsync carries it too). Only
+        answers use it: losing one leaves the message `claimed`, which the next run treats as unknown
+        or re-sends under the same key; claims are always durable, since losing one could send a
+        message twice."""
         with self._lock:
-            db = self._db if durable else self._answers
-            db.execute("begin immediate")
+            self._db.execute("begin immediate")
             try:
-                yield db
-                db.execute("commit")
+                yield self._db
+                self._db.execute("commit")
             except BaseException:
-                db.execute("rollback")
+                self._db.execute("rollback")
                 raise
+        if durable:
+            self._sync()
+
+    def _sync(self) -> None:
+        """Put every commit made so far on disk: fsync the WAL file, which SQLite keeps (same file)
+        while this ledger has it open. Several senders' fsyncs overlap; none holds the ledger."""
+        with self._wal_lock:
+            if self._wal_fd is None:
+                self._wal_fd = os.open(f"{self.path}-wal", os.O_RDONLY)
+            fd = self._wal_fd
+        os.fsync(fd)
 
     def _transaction(self, statements: Iterable[tuple[str, Sequence[object] | dict[str, object]]]) -> None:
         with self._tx() as db:
@@ -443,9 +465,10 @@ class Ledger:
         now = _now()
         if not results:
             if claims:
-                # Claims alone are one statement, its own transaction: on disk (`_db` fsyncs) before the call.
+                # Claims alone are one statement, its own transaction, on disk (`_sync`) before the call.
                 with self._lock:
                     _insert_claims(self._db, claims, adapter, now)
+                self._sync()
             return
         groups: dict[tuple[str, str | None, str | None], list[str]] = {}
         suppressions = []
@@ -490,6 +513,7 @@ class Ledger:
         kept: Collection[str] = (),
         *,
         whole_claim: bool = False,
+        then_claim: tuple[Sequence[str], str] | None = None,
     ) -> None:
         """Record the answers to one claimed batch and take them out of its claim; `kept` keys stay
         claimed (they go again under the same batch id).
@@ -498,7 +522,8 @@ class Ledger:
         and purpose, becomes one `batches` row and a narrow row per message; anything else full rows.
         `whole_claim` says the batch's open claim holds exactly these messages' keys, in this order (the
         delivery loop claims each batch so, just before sending it): the keys are then read from the
-        claim instead of being encoded and bound a second time."""
+        claim instead of being encoded and bound a second time. `then_claim` ((keys, batch id)) claims
+        the sender's next batch in the same commit, durably: one commit per batch instead of two."""
         if results and not kept and len(results) == len(messages):
             n, first, provider_id = len(messages), messages[0], results[0].provider_id
             keys = [m.key for m in messages]
@@ -512,11 +537,13 @@ class Ledger:
                 and [m.channel for m in messages].count(first.channel) == n
                 and [m.purpose for m in messages].count(first.purpose) == n
             ):
-                self._record_accepted_batch(batch_id, messages, None if whole_claim else keys, provider_id, adapter)
+                self._record_accepted_batch(
+                    batch_id, messages, None if whole_claim else keys, provider_id, adapter, then_claim
+                )
                 return
         answered = [r for r in results if r.key not in kept]
         self.commit_round(
-            (),
+            [then_claim] if then_claim else (),
             answered,
             channel_of,
             adapter,
@@ -531,14 +558,17 @@ class Ledger:
         keys: list[str] | None,
         provider_id: str | None,
         adapter: str,
+        then_claim: tuple[Sequence[str], str] | None,
     ) -> None:
         first = messages[0]
+        next_keys, next_batch_id = then_claim or (None, None)
         with self._lock:
-            # One statement is its own transaction (see `record_accepted_batch`); not fsynced (see `_tx`):
-            # losing it leaves the batch claimed, resent under its id or called unknown.
-            self._answers.execute(
+            # One statement is its own transaction (see `record_accepted_batch`), fsynced only when it
+            # claims a batch (see `_tx`): an answer lost leaves its batch claimed, resent under its id
+            # or called unknown.
+            self._db.execute(
                 "insert into accepted_batches (batch_id, adapter, campaign_id, channel, purpose, provider_id,"
-                " answered_at, customers, keys) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " answered_at, customers, keys, next_batch_id, next_keys) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     batch_id,
                     adapter,
@@ -549,8 +579,12 @@ class Ledger:
                     _now(),
                     _json_array([m.customer_id for m in messages]),
                     None if keys is None else _json_array(keys),
+                    next_batch_id,
+                    None if next_keys is None else _json_array(next_keys),
                 ),
             )
+        if then_claim is not None:
+            self._sync()
 
     def _answer(
         self,

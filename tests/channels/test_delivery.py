@@ -11,7 +11,7 @@ from collections import Counter
 import pytest
 
 from channels.delivery import deliver
-from channels.errors import ChannelConfigError, TransientChannelError
+from channels.errors import ChannelConfigError, ChannelError, TransientChannelError
 from channels.fakes import FakeSet, Faults, adapters_from_description
 from channels.fakes.workload import messages
 from channels.ledger import Ledger, State
@@ -235,3 +235,36 @@ def test_ambiguous_batch_left_claimed_when_the_channel_stops(fakes: FakeSet, led
         again = deliver(batch, adapter, ledger)
     assert again.resent_after_crash == 20 and again.accepted == 20 and fake.replays >= 1
     assert len(fake.received) == 20
+
+
+class _LedgerFailingOnRecord(Ledger):
+    """A ledger whose disk fails when it records the `fail_at`-th batch (and after)."""
+
+    fail_at = 2
+
+    def record_batch(self, *args, **kwargs) -> None:
+        self.fail_at -= 1
+        if self.fail_at <= 0:
+            raise sqlite3.OperationalError("disk I/O error")
+        super().record_batch(*args, **kwargs)
+
+
+def test_a_batch_api_sender_goes_on_only_through_the_ledger(fakes: FakeSet, tmp_path) -> None:
+    """A batch API's sender claims its next batch in the commit that records the last one. When that
+    commit fails, the next batch was never claimed: it is not sent, and the next run sends it."""
+    desc = fakes.describe()
+    batch = messages("nhn_sms", 50, desc)
+    with adapters_from_description(desc)["nhn_sms"] as adapter:
+        adapter.batch_size = 10  # five batches
+        with (
+            _LedgerFailingOnRecord(tmp_path / "ledger.sqlite") as failing,
+            pytest.raises(ChannelError, match="OperationalError"),
+        ):
+            deliver(batch, adapter, failing, concurrency=1)
+        assert len(fakes.nhn_sms.received) == 20  # the first batch, and the one whose record failed
+        with Ledger(tmp_path / "ledger.sqlite") as ledger:
+            assert ledger.counts() == {"accepted": 10, "claimed": 10, "planned": 30}
+            again = deliver(batch, adapter, ledger)
+            assert again.unknown == 10 and again.accepted == 30  # NHN SMS cannot deduplicate: a person decides
+            assert ledger.counts() == {"accepted": 40, "unknown": 10}
+    assert len(fakes.nhn_sms.received) == 50 and dup_count(fakes.nhn_sms.received_keys()) == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from pathlib import Path
@@ -252,3 +253,17 @@ def test_one_round_closes_whole_and_partly_answered_claims(ledger: Ledger) -> No
     open_claims = ledger.claims([f"k{i}" for i in range(7)])
     assert {k: c.batch_id for k, c in open_claims.items()} == {"k3": "b2", "k5": "b5", "k6": "b6"}
     assert ledger.counts() == {"accepted": 4, "claimed": 3}
+
+
+def test_durable_commits_fsync_the_wal_sqlite_writes(tmp_path: Path) -> None:
+    """Claims are made durable by fsyncing the WAL file after the commit (see `Ledger._tx`): that must
+    be the file SQLite writes, also after another connection to the ledger came and went."""
+    path = tmp_path / "ledger.sqlite"
+    with Ledger(path) as ledger:
+        ledger.claim(["k1"], batch_id="b1")
+        with Ledger(path) as other:
+            other.claim(["k2"], batch_id="b2")
+        ledger.claim(["k3"], batch_id="b3")
+        assert ledger._wal_fd is not None
+        assert os.fstat(ledger._wal_fd).st_ino == os.stat(f"{path}-wal").st_ino
+        assert set(ledger.claims(["k1", "k2", "k3"])) == {"k1", "k2", "k3"}

@@ -12,6 +12,7 @@ are also written to bench/results/delivery-<time>.json.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import smtplib
@@ -21,7 +22,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -215,9 +216,11 @@ def bare(name: str, desc: dict[str, Any], batch: list[Message], concurrency: int
 # -- measurement -------------------------------------------------------------------------------
 
 
-def reset(desc: dict[str, Any], name: str) -> None:
-    if name in desc["control"]:
-        requests.post(desc["control"][name] + "/_fake/reset", timeout=10)
+def reset(desc: dict[str, Any]) -> None:
+    """Empty every fake before a run: what they received in earlier runs (60,000 messages per
+    adapter and repetition) would otherwise grow the fakes' process and slow its garbage collector."""
+    for url in desc["control"].values():
+        requests.post(url + "/_fake/reset", timeout=10)
 
 
 def measure(name: str, desc: dict[str, Any], n: int, repeat: int, workdir: Path) -> dict[str, Any]:
@@ -233,7 +236,7 @@ def measure(name: str, desc: dict[str, Any], n: int, repeat: int, workdir: Path)
             # Every other repetition runs in reverse order, so a machine slowing down (or warming up)
             # during a repetition does not always fall on the same kind.
             for kind in kinds if rep % 2 == 0 else kinds[::-1]:
-                reset(desc, name)
+                reset(desc)
                 batch = messages(name, n, desc, campaign_id=f"{kind}-{rep}-{time.time_ns()}")
                 ledger = Ledger(workdir / f"{name}-{rep}.sqlite") if kind == "ours" else NullLedger()
                 started = time.perf_counter()
@@ -270,6 +273,24 @@ def host_speed() -> float:
     return round(time.process_time() - started, 2)
 
 
+@contextlib.contextmanager
+def _fakes(latency_ms: float) -> Iterator[dict[str, Any]]:
+    """A fresh fakes process per adapter: the SMTP fake cannot be emptied between runs, and a process
+    grown by earlier adapters' runs collects garbage for longer, in whichever run comes next."""
+    server = subprocess.Popen(
+        [sys.executable, "-m", "channels.fakes", "--latency-ms", str(latency_ms)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=os.environ | {"PYTHONPATH": str(ROOT)},
+    )
+    try:
+        assert server.stdout is not None
+        yield json.loads(server.stdout.readline())
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m bench.delivery", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -283,27 +304,15 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.quick:
         args.single, args.batch, args.repeat = 300, 3000, 1
-    env = os.environ | {"PYTHONPATH": str(ROOT)}
     speed_before = host_speed()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "channels.fakes", "--latency-ms", str(args.latency_ms)],
-        stdout=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    try:
-        assert server.stdout is not None
-        desc = json.loads(server.stdout.readline())
-        results = []
-        with tempfile.TemporaryDirectory() as tmp:
-            for name in args.adapters.split(","):
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.adapters.split(","):
+            with _fakes(args.latency_ms) as desc:
                 n = args.single if name in SINGLE else args.batch
                 result = measure(name, desc, n, args.repeat, Path(tmp))
-                results.append(result)
-                print(json.dumps(result), file=sys.stderr, flush=True)
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+            results.append(result)
+            print(json.dumps(result), file=sys.stderr, flush=True)
     cores = os.cpu_count()
     speed = [speed_before, host_speed()]
     print(

@@ -9,8 +9,10 @@ The loop, per adapter:
    window has not passed, and become `unknown` otherwise; suppressed addresses fail without a call;
 3. keep up to `concurrency` requests in flight on a thread pool; every batch is claimed durably before
    its request and its answers are recorded when they come back: by the worker itself for batch APIs
-   (its commits overlap other batches' requests), by this thread for one-message APIs (one commit per
-   round: the answers that came back and the claims of the requests leaving now);
+   (its commits overlap other batches' requests; while its batches come back accepted whole, it goes
+   on with the next ready batch, claimed in the commit that records the last), by this thread for
+   one-message APIs (one commit per round: the answers that came back and the claims of the requests
+   leaving now);
 4. RETRY results go again after max(Retry-After, exponential backoff with jitter), at most
    `max_attempts` times in this run; a 429 pauses the whole provider (shared rate limiter);
 5. UNKNOWN results (request sent, answer lost) are re-sent with the same key only where the provider

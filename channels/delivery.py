@@ -189,9 +189,14 @@ def deliver(
     ready: deque[_Batch] = deque()
     for batch_id, group in resend.items():
         report.resent_after_crash += len(group)
+        if batch_id is not None:
+            # Whole, under its id, even if today's batch size is smaller: the provider deduplicates by
+            # that id, and its claim can hold one batch (pieces would each replace the last's claim).
+            ready.append(_Batch(sorted(group, key=_KEY), batch_id, ambiguous=True))
+            continue
         for i in range(0, len(group), adapter.batch_size):
             chunk = sorted(group[i : i + adapter.batch_size], key=_KEY)
-            ready.append(_Batch(chunk, batch_id or uuid.uuid4().hex, ambiguous=True))
+            ready.append(_Batch(chunk, uuid.uuid4().hex, ambiguous=True))
     # In key order, so each batch's rows land in one stretch of the ledger's key index: on a ledger that
     # already held four days of one campaign (240,000 rows), batches of shuffled keys cost SQLite 19.5 us
     # per row and batches of consecutive keys 1.65 us (each shuffled key dirtied a page of its own).

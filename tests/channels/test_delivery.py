@@ -126,6 +126,22 @@ def test_crash_after_call_dedupe_provider_resends_same_key(fakes: FakeSet, ledge
     assert len(fakes.nhn_alimtalk.received) == 30 and dup_count(fakes.nhn_alimtalk.received_keys()) == 0
 
 
+def test_a_crashed_batch_is_resent_whole_under_its_id_even_if_batches_got_smaller(
+    fakes: FakeSet, ledger: Ledger
+) -> None:
+    """A batch left claimed by a killed run goes again as one request under its id: split, its pieces
+    would share the id and each claim would replace the last one's."""
+    desc = fakes.describe()
+    batch = sorted(messages("nhn_alimtalk", 30, desc), key=lambda m: m.key)
+    with adapters_from_description(desc)["nhn_alimtalk"] as adapter:
+        ledger.claim([m.key for m in batch], batch_id="b-crashed")  # killed before the call
+        adapter.batch_size = 10  # the operator lowered the batch size before the rerun
+        report = deliver(batch, adapter, ledger)
+    assert report.resent_after_crash == 30 and report.requests == 1 and report.accepted == 30
+    assert len(fakes.nhn_alimtalk.received) == 30 and dup_count(fakes.nhn_alimtalk.received_keys()) == 0
+    assert ledger.counts() == {"accepted": 30}
+
+
 def test_stale_claim_outside_dedupe_window_is_unknown(fakes: FakeSet, ledger: Ledger) -> None:
     desc = fakes.describe()
     batch = messages("nhn_alimtalk", 3, desc)

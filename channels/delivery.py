@@ -144,7 +144,7 @@ def deliver(
     now_wall = datetime.now(UTC)
 
     todo: list[Message] = []
-    resend: dict[str | None, list[Message]] = {}
+    resend: dict[str, list[Message]] = {}  # batch id -> its messages still claimed
     ambiguous: list[str] = []
     blocked: list[str] = []
     seen: set[str] = set()
@@ -163,13 +163,12 @@ def deliver(
         elif state is State.CLAIMED:
             claim = claimed.get(m.key)
             window = adapter.dedupe_window_seconds
-            fresh = (
-                claim is not None
-                and claim.claimed_at is not None
+            if (
+                adapter.deduplicates_by_key
+                and claim is not None
                 and (window is None or (now_wall - claim.claimed_at).total_seconds() < window * 0.9)
-            )
-            if adapter.deduplicates_by_key and fresh:
-                resend.setdefault(claim.batch_id if claim else None, []).append(m)
+            ):
+                resend.setdefault(claim.batch_id, []).append(m)
             else:
                 ambiguous.append(m.key)
         else:
@@ -188,15 +187,10 @@ def deliver(
 
     ready: deque[_Batch] = deque()
     for batch_id, group in resend.items():
+        # Whole, under its id, even if today's batch size is smaller: the provider deduplicates by that
+        # id, and its claim can hold one batch (pieces would each replace the last's claim).
         report.resent_after_crash += len(group)
-        if batch_id is not None:
-            # Whole, under its id, even if today's batch size is smaller: the provider deduplicates by
-            # that id, and its claim can hold one batch (pieces would each replace the last's claim).
-            ready.append(_Batch(sorted(group, key=_KEY), batch_id, ambiguous=True))
-            continue
-        for i in range(0, len(group), adapter.batch_size):
-            chunk = sorted(group[i : i + adapter.batch_size], key=_KEY)
-            ready.append(_Batch(chunk, uuid.uuid4().hex, ambiguous=True))
+        ready.append(_Batch(sorted(group, key=_KEY), batch_id, ambiguous=True))
     # In key order, so each batch's rows land in one stretch of the ledger's key index: on a ledger that
     # already held four days of one campaign (240,000 rows), batches of shuffled keys cost SQLite 19.5 us
     # per row and batches of consecutive keys 1.65 us (each shuffled key dirtied a page of its own).

@@ -267,8 +267,8 @@ class Claim:
     """Where a `claimed` row stands: which batch it went out in and when."""
 
     key: str
-    batch_id: str | None
-    claimed_at: datetime | None
+    batch_id: str
+    claimed_at: datetime
 
 
 class Ledger:

@@ -33,6 +33,7 @@ from channels.adapters._common import (
     cp949_len,
     exception_results,
     reason,
+    required,
     results,
     status_results,
     truncate_cp949,
@@ -59,9 +60,9 @@ class NhnSmsConfig:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> NhnSmsConfig:
         return cls(
-            app_key=environ["NHN_SMS_APP_KEY"],
-            secret_key=environ["NHN_SMS_SECRET_KEY"],
-            send_no=environ["NHN_SMS_SEND_NO"],
+            app_key=required(environ, "NHN_SMS_APP_KEY", "nhn_sms"),
+            secret_key=required(environ, "NHN_SMS_SECRET_KEY", "nhn_sms"),
+            send_no=required(environ, "NHN_SMS_SEND_NO", "nhn_sms"),
             base_url=environ.get("NHN_SMS_BASE_URL", "https://sms.api.nhncloudservice.com"),
         )
 

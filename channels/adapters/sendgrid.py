@@ -25,6 +25,7 @@ from channels.adapters._common import (
     email_problem,
     exception_results,
     reason,
+    required,
     status_results,
     unsubscribe_headers,
 )
@@ -45,8 +46,8 @@ class SendGridConfig:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> SendGridConfig:
         return cls(
-            api_key=environ["SENDGRID_API_KEY"],
-            from_email=environ["DANGOL_EMAIL_FROM"],
+            api_key=required(environ, "SENDGRID_API_KEY", "sendgrid"),
+            from_email=required(environ, "DANGOL_EMAIL_FROM", "sendgrid"),
             from_name=environ.get("DANGOL_EMAIL_FROM_NAME"),
             base_url=environ.get("SENDGRID_BASE_URL", "https://api.sendgrid.com"),
         )

@@ -27,7 +27,7 @@ from email.header import Header
 from email.utils import formataddr, formatdate
 from typing import ClassVar
 
-from channels.adapters._common import email_problem, reason, unsubscribe_headers
+from channels.adapters._common import email_problem, number, reason, required, unsubscribe_headers
 from channels.base import Adapter, Limits
 from channels.models import Channel, Message, Outcome, SendResult
 
@@ -48,13 +48,13 @@ class SmtpConfig:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> SmtpConfig:
         return cls(
-            host=environ["SMTP_HOST"],
-            port=int(environ.get("SMTP_PORT", "587")),
+            host=required(environ, "SMTP_HOST", "smtp"),
+            port=int(number(environ, "SMTP_PORT", "smtp", 587)),
             username=environ.get("SMTP_USERNAME") or None,
             password=environ.get("SMTP_PASSWORD") or None,
             starttls=environ.get("SMTP_STARTTLS", "1") == "1",
             implicit_tls=environ.get("SMTP_SSL") == "1",
-            from_email=environ["DANGOL_EMAIL_FROM"],
+            from_email=required(environ, "DANGOL_EMAIL_FROM", "smtp"),
             from_name=environ.get("DANGOL_EMAIL_FROM_NAME"),
         )
 

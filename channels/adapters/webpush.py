@@ -24,7 +24,7 @@ import requests
 from py_vapid import Vapid02
 from pywebpush import WebPusher, WebPushException
 
-from channels.adapters._common import AD_PREFIX, HttpAdapter, exception_results, reason, retry_after
+from channels.adapters._common import AD_PREFIX, HttpAdapter, exception_results, reason, required, retry_after
 from channels.base import Limits
 from channels.models import Channel, Message, Outcome, Purpose, SendResult
 
@@ -41,7 +41,10 @@ class WebPushConfig:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> WebPushConfig:
-        return cls(vapid_private_key=environ["VAPID_PRIVATE_KEY"], vapid_subject=environ["VAPID_SUBJECT"])
+        return cls(
+            vapid_private_key=required(environ, "VAPID_PRIVATE_KEY", "webpush"),
+            vapid_subject=required(environ, "VAPID_SUBJECT", "webpush"),
+        )
 
 
 class WebPushAdapter(HttpAdapter):

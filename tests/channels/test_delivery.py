@@ -104,7 +104,7 @@ def test_crash_after_call_non_dedupe_provider_becomes_unknown(fakes: FakeSet, le
     batch = messages("sendgrid", 5, desc)
     with adapters_from_description(desc)["sendgrid"] as adapter:
         ledger.plan(batch, adapter.name)
-        ledger.claim([m.key for m in batch], batch_id="b-crashed")
+        ledger.claim(batch, "b-crashed", adapter.name)
         adapter.send(batch, idempotency_key="b-crashed")  # ...and the process died before recording
         report = deliver(batch, adapter, ledger)
     assert report.unknown == 5 and report.requests == 0
@@ -118,7 +118,7 @@ def test_crash_after_call_dedupe_provider_resends_same_key(fakes: FakeSet, ledge
     with adapters_from_description(desc)["nhn_alimtalk"] as adapter:
         ledger.plan(batch, adapter.name)
         ordered = sorted(batch, key=lambda m: m.key)
-        ledger.claim([m.key for m in ordered], batch_id="b-crashed")
+        ledger.claim(ordered, "b-crashed", adapter.name)
         adapter.send(ordered, idempotency_key="b-crashed")  # accepted, answer never recorded
         report = deliver(batch, adapter, ledger)
     assert report.resent_after_crash == 30 and report.accepted == 30
@@ -134,7 +134,7 @@ def test_a_crashed_batch_is_resent_whole_under_its_id_even_if_batches_got_smalle
     desc = fakes.describe()
     batch = sorted(messages("nhn_alimtalk", 30, desc), key=lambda m: m.key)
     with adapters_from_description(desc)["nhn_alimtalk"] as adapter:
-        ledger.claim([m.key for m in batch], batch_id="b-crashed")  # killed before the call
+        ledger.claim(batch, "b-crashed", adapter.name)  # killed before the call
         adapter.limits = dataclasses.replace(adapter.limits, batch_size=10)  # lowered before the rerun
         report = deliver(batch, adapter, ledger)
     assert report.resent_after_crash == 30 and report.requests == 1 and report.accepted == 30
@@ -147,9 +147,9 @@ def test_stale_claim_outside_dedupe_window_is_unknown(fakes: FakeSet, ledger: Le
     batch = messages("nhn_alimtalk", 3, desc)
     with adapters_from_description(desc)["nhn_alimtalk"] as adapter:
         ledger.plan(batch, adapter.name)
-        ledger.claim([m.key for m in batch], batch_id="b-old")
+        ledger.claim(batch, "b-old", adapter.name)
         with sqlite3.connect(ledger.path) as db:
-            db.execute("update claims set claimed_at = '2020-01-01T00:00:00+00:00'")
+            db.execute("update messages set claimed_at = '2020-01-01T00:00:00+00:00'")
         report = deliver(batch, adapter, ledger)
     assert report.unknown == 3 and fakes.nhn_alimtalk.requests == 0
 
@@ -258,16 +258,17 @@ class _LedgerFailingOnRecord(Ledger):
 
     fail_at = 2
 
-    def record_batch(self, *args, **kwargs) -> None:
-        self.fail_at -= 1
-        if self.fail_at <= 0:
-            raise sqlite3.OperationalError("disk I/O error")
-        super().record_batch(*args, **kwargs)
+    def record(self, results, *args, **kwargs) -> None:
+        if results:
+            self.fail_at -= 1
+            if self.fail_at <= 0:
+                raise sqlite3.OperationalError("disk I/O error")
+        super().record(results, *args, **kwargs)
 
 
 def test_a_batch_api_sender_goes_on_only_through_the_ledger(fakes: FakeSet, tmp_path) -> None:
-    """A batch API's sender claims its next batch in the commit that records the last one. When that
-    commit fails, the next batch was never claimed: it is not sent, and the next run sends it."""
+    """Each round records the answers that came back and claims the next batch in one commit. When
+    that commit fails, the next batch was never claimed: it is not sent, and the next run sends it."""
     desc = fakes.describe()
     batch = messages("nhn_sms", 50, desc)
     with adapters_from_description(desc)["nhn_sms"] as adapter:
@@ -294,7 +295,7 @@ def test_a_claimed_message_whose_address_opted_out_since_is_not_resent(fakes: Fa
     ads = messages("webhook", 3, desc)  # advertising, to a receiver that deduplicates by key
     with adapters_from_description(desc)["webhook"] as adapter:
         for i, m in enumerate(ads):
-            ledger.claim([m.key], batch_id=f"b-crashed-{i}")
+            ledger.claim([m], f"b-crashed-{i}", adapter.name)
         ledger.suppress("webhook", ads[1].address, "unsubscribed", SuppressionKind.OPTED_OUT)
         report = deliver(ads, adapter, ledger)
     assert sorted(fakes.webhook.received_keys()) == [ads[0].key, ads[2].key]

@@ -4,7 +4,7 @@ clicked, plus `retry` (not taken, the next run sends it) and `unknown` (a person
 Four things happen to a message, one method each:
 
 * `claim`: about to go to a provider, under a batch id (the request's idempotency key). Committed and
-  on disk (SQLite `synchronous=full`) before the provider call, so a process killed at any instant
+  on disk (`sync`) before the provider call, so a process killed at any instant, or a power cut,
   leaves a ledger that says exactly which messages may have reached a provider: the claimed ones.
 * `record`: the provider's answer per message (and the suppression it implies for the address).
 * `settle`: what became of a message an interrupted run left claimed, from asking the provider
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -81,7 +82,7 @@ create table if not exists messages (
     planned_at text not null,
     updated_at text not null
 );
-create index if not exists messages_by_campaign on messages (campaign_id, state);
+
 create table if not exists transitions (
     id integer primary key autoincrement,
     key text not null,
@@ -161,9 +162,15 @@ class Ledger:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
         self._depth = 0  # nesting of `atomic` blocks on the thread holding the lock
+        self._claimed = False  # the open transaction claims something
+        self._committed = 0  # commits so far; `sync` has put the first `_synced` of them on disk
+        self._synced = 0
+        self._sync_lock = threading.Lock()
+        self._wal_fd: int | None = None
         self._db = sqlite3.connect(self.path, isolation_level=None, timeout=60, check_same_thread=False)
         self._db.execute("pragma journal_mode=wal")
-        self._db.execute("pragma synchronous=full")  # each commit is on disk when it returns: claims must be
+        # A commit reaches the OS (it survives a killed process); `sync` puts it on disk (a power cut).
+        self._db.execute("pragma synchronous=normal")
         with self.atomic() as db:
             _migrate(db)
             for statement in _SCHEMA.split(";"):
@@ -173,6 +180,10 @@ class Ledger:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+        with self._sync_lock:
+            if self._wal_fd is not None:
+                os.close(self._wal_fd)
+                self._wal_fd = None
 
     def __enter__(self) -> Ledger:
         return self
@@ -181,8 +192,10 @@ class Ledger:
         self.close()
 
     @contextmanager
-    def atomic(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction, on disk when the outermost block ends; writes inside join it."""
+    def atomic(self, *, durable: bool = True) -> Iterator[sqlite3.Connection]:
+        """One write transaction; writes inside join it. When it claims anything it is on disk when the
+        outermost block ends, unless `durable=False`: then whoever sends what it claimed calls `sync`
+        first (the delivery loop's workers do, so the loop's thread never waits for the disk)."""
         with self._lock:
             if self._depth:
                 self._depth += 1
@@ -192,15 +205,36 @@ class Ledger:
                     self._depth -= 1
                 return
             self._db.execute("begin immediate")
-            self._depth = 1
+            self._depth, self._claimed = 1, False
             try:
                 yield self._db
                 self._db.execute("commit")
+                self._committed += 1
             except BaseException:
                 self._db.execute("rollback")
                 raise
             finally:
                 self._depth = 0
+            claimed = self._claimed
+        if claimed and durable:
+            self.sync()
+
+    def sync(self) -> None:
+        """Put every commit made so far on disk. Several threads' calls share one fsync: whoever comes
+        while another's is running waits for it and finds its commits covered, or runs the next.
+
+        The fsync is of the WAL file SQLite appends to (the same file while this connection is open),
+        rather than SQLite's own `synchronous=full`, which fsyncs inside the commit: the delivery loop's
+        thread would wait for the disk every round, and the batch APIs' bar (20,000 recipients/s) is not
+        met on this VM's disk that way (an fsync of a batch's pages takes 7-30 ms here)."""
+        target = self._committed
+        with self._sync_lock:
+            if self._synced >= target:
+                return
+            if self._wal_fd is None:
+                self._wal_fd = os.open(f"{self.path}-wal", os.O_RDONLY)
+            os.fsync(self._wal_fd)
+            self._synced = max(self._synced, target)
 
     def _query(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
         with self._lock:
@@ -227,21 +261,32 @@ class Ledger:
         same batch id (a resend under the same key). Returns the keys that could not be claimed (another
         run settled or claimed them meanwhile): they must not be sent."""
         now = _now()
-        with self.atomic() as db:
-            before = db.total_changes
-            db.executemany(
-                "insert into messages (key, campaign_id, customer_id, channel, purpose, adapter, address_hash,"
-                " state, attempts, batch_id, claimed_at, planned_at, updated_at)"
-                " values (?, ?, ?, ?, ?, ?, ?, 'claimed', 1, ?, ?, ?, ?)"
-                " on conflict (key) do update set state = 'claimed', attempts = attempts + 1,"
-                " campaign_id = excluded.campaign_id, customer_id = excluded.customer_id, channel = excluded.channel,"
-                " purpose = excluded.purpose, address_hash = excluded.address_hash,"
-                " adapter = excluded.adapter, batch_id = excluded.batch_id, claimed_at = excluded.claimed_at,"
-                " updated_at = excluded.updated_at"
-                " where messages.state in ('planned', 'retry')"
-                " or (messages.state = 'claimed' and messages.batch_id = excluded.batch_id)",
-                [(*_identity(m, adapter), batch_id, now, now, now) for m in messages],
+        # What a batch's messages share is bound once; each row carries key, customer and address hash,
+        # in one statement over a JSON list: about a third of executemany's cost per row, which the
+        # batch APIs' bar (20,000 recipients/s) needs.
+        groups: dict[tuple[str, str, str], list[tuple[str, str, str]]] = {}
+        for m in messages:
+            groups.setdefault((m.campaign_id, str(m.channel), str(m.purpose)), []).append(
+                (m.key, m.customer_id, address_hash(m.address))
             )
+        with self.atomic() as db:
+            self._claimed = True
+            before = db.total_changes
+            for (campaign_id, channel, purpose), rows in groups.items():
+                db.execute(
+                    "insert into messages (key, customer_id, address_hash, campaign_id, channel, purpose, adapter,"
+                    " state, attempts, batch_id, claimed_at, planned_at, updated_at)"
+                    " select value ->> 0, value ->> 1, value ->> 2, ?, ?, ?, ?, 'claimed', 1, ?, ?, ?, ?"
+                    " from json_each(?) where true"
+                    " on conflict (key) do update set state = 'claimed', attempts = attempts + 1,"
+                    " campaign_id = excluded.campaign_id, customer_id = excluded.customer_id,"
+                    " channel = excluded.channel, purpose = excluded.purpose, address_hash = excluded.address_hash,"
+                    " adapter = excluded.adapter, batch_id = excluded.batch_id, claimed_at = excluded.claimed_at,"
+                    " updated_at = excluded.updated_at"
+                    " where messages.state in ('planned', 'retry')"
+                    " or (messages.state = 'claimed' and messages.batch_id = excluded.batch_id)",
+                    (campaign_id, channel, purpose, adapter, batch_id, now, now, now, json.dumps(rows)),
+                )
             if db.total_changes - before == len(messages):
                 return []
             return [
@@ -260,32 +305,33 @@ class Ledger:
         if not results:
             return
         now = _now()
-        rows = []
+        # Answers sharing state, request id and reason (a batch accepted whole: all of them) are one
+        # statement over their keys, for the same reason as in `claim`.
+        groups: dict[tuple[str, str | None, str | None], list[str]] = {}
         suppress = []
+        unknown = []
         for r in results:
             state = STATE_OF_OUTCOME[r.outcome]
             reason = mask_text(r.reason) if r.reason else (None if state is State.ACCEPTED else str(r.outcome))
-            rows.append((str(state), r.provider_id, reason, now, r.key))
+            groups.setdefault((str(state), r.provider_id, reason), []).append(r.key)
             if r.outcome in (Outcome.PERMANENT, Outcome.OPTED_OUT) and r.suppress:
                 kind = SuppressionKind.OPTED_OUT if r.outcome is Outcome.OPTED_OUT else SuppressionKind.PERMANENT
                 suppress.append((reason, now, str(kind), r.key))
+            elif r.outcome is Outcome.UNKNOWN:
+                unknown.append((r.key, str(State.UNKNOWN), reason, now))
         with self.atomic() as db:
-            db.executemany(
-                "update messages set state = ?, provider_id = coalesce(?, provider_id), reason = ?, updated_at = ?"
-                " where key = ?",
-                rows,
-            )
+            for (state, provider_id, reason), keys in groups.items():
+                db.execute(
+                    "update messages set state = ?, provider_id = coalesce(?, provider_id), reason = ?,"
+                    " updated_at = ? where key in (select value from json_each(?))",
+                    (state, provider_id, reason, now, json.dumps(keys)),
+                )
             if suppress:
                 db.executemany(
                     "insert or replace into suppressions (channel, address_hash, reason, at, kind)"
                     " select channel, address_hash, ?, ?, ? from messages where key = ?",
                     suppress,
                 )
-            unknown = [
-                (r.key, str(State.UNKNOWN), mask_text(r.reason or "no answer"), now)
-                for r in results
-                if r.outcome is Outcome.UNKNOWN
-            ]
             if unknown:
                 db.executemany("insert into transitions (key, state, detail, at) values (?, ?, ?, ?)", unknown)
 
@@ -399,6 +445,7 @@ class Ledger:
                 "insert or replace into suppressions (channel, address_hash, reason, at, kind) values (?, ?, ?, ?, ?)",
                 (channel, address_hash(address), mask_text(reason), _now(), str(kind)),
             )
+        self.sync()  # an opt-out must survive a power cut as a claim does
 
     # -- receipts and people --------------------------------------------------------------------
 
@@ -462,7 +509,8 @@ class Ledger:
                 "insert into transitions (key, state, detail, at) values (?, ?, ?, ?)",
                 [(k, str(state), detail, now) for k in unknown],
             )
-            return len(unknown)
+        self.sync()  # a person's decision is not asked twice
+        return len(unknown)
 
 
 def _identity(m: Message, adapter: str) -> tuple[str, str, str, str, str, str, str]:

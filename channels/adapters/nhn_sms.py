@@ -144,6 +144,14 @@ def nhn_template(text: str) -> str:
     return PLACEHOLDER.sub(lambda v: f"##{v.group(1).replace('.', '_')}##", text.replace("\r\n", "\n"))
 
 
+@functools.lru_cache(maxsize=256)
+def _nhn_keys(keys: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(k.replace(".", "_") for k in keys)
+
+
+_ad_form_ok = functools.lru_cache(maxsize=1024)(ad_sms_form_ok)
+
+
 @functools.lru_cache(maxsize=1024)
 def _fits(text: str, limit: int) -> bool:
     try:
@@ -219,11 +227,11 @@ class NhnSmsAdapter(HttpAdapter):
         assert m.template is not None
         if not self.config.template_parameters:
             return None
-        params = {k.replace(".", "_"): v for k, v in m.params.items()}
+        params = dict(zip(_nhn_keys(tuple(m.params)), m.params.values(), strict=True))
         body = nhn_template(m.template.body)
         if body == form.body or nhn_fill(body, params) != form.body:
             return None  # nothing to fill in, or NHN would not make this message's text of it
-        if form.endpoint.startswith("ad-") and not ad_sms_form_ok(body):
+        if form.endpoint.startswith("ad-") and not _ad_form_ok(body):
             return None  # NHN checks the ad form on the text as sent
         if not _fits(body, SMS_BYTES if form.endpoint.endswith("sms") else LMS_BYTES):
             return None  # the limits hold for the filled text; the template itself must not exceed them

@@ -15,6 +15,7 @@ request is retried at once, so one bad address never fails the batch.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -45,16 +46,24 @@ def substitute(text: str, substitutions: Mapping[str, str]) -> str:
     return text
 
 
+@functools.lru_cache(maxsize=256)
+def _tags(keys: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple("{{" + k + "}}" for k in keys)
+
+
 def substitutions_for(m: Message) -> dict[str, str] | None:
     """This message's substitutions, if SendGrid's replacement of its template gives its own text."""
     if m.template is None or not m.params:
         return None
-    subs = {"{{" + k + "}}": v for k, v in m.params.items()}
+    subs = dict(zip(_tags(tuple(m.params)), m.params.values(), strict=True))
     if any("{{" in v for v in subs.values()):
         return None  # a value holding a tag would be replaced again, in SendGrid's order
     if "{{" in (m.subject or "") or "{{" in m.data.get("html", ""):
         return None  # substitutions apply to the subject and every content part as well
-    if sum(len(k.encode()) + len(v.encode()) for k, v in subs.items()) > MAX_SUBSTITUTION_BYTES:
+    chars = sum(len(k) + len(v) for k, v in subs.items())
+    if chars * 4 > MAX_SUBSTITUTION_BYTES and (  # UTF-8 takes at most 4 bytes a character
+        sum(len(k.encode()) + len(v.encode()) for k, v in subs.items()) > MAX_SUBSTITUTION_BYTES
+    ):
         return None
     if substitute(m.template.body, subs) != m.body:
         return None

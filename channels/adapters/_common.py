@@ -192,7 +192,7 @@ class HttpAdapter(Adapter):
     @property
     def session(self) -> requests.Session:
         if self._session is None:
-            self._session = new_session(max(self.concurrency, 4))
+            self._session = new_session(max(self.limits.concurrency, 4))
         return self._session
 
     def open(self) -> None:

@@ -31,6 +31,7 @@ from google.auth.transport.requests import Request as GoogleRequest
 from google.oauth2 import service_account
 
 from channels.adapters._common import AD_PREFIX, HttpAdapter, exception_results, reason, retry_after
+from channels.base import Limits
 from channels.errors import ChannelConfigError
 from channels.models import Channel, Message, Outcome, Purpose, SendResult
 
@@ -88,10 +89,14 @@ def service_account_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
 class FcmAdapter(HttpAdapter):
     name: ClassVar[str] = "fcm"
     channels: ClassVar[frozenset[Channel]] = frozenset({Channel.APP_PUSH})
-    batch_size: ClassVar[int] = 1  # the v1 API sends one message per request
-    rate_per_second: ClassVar[float | None] = 10_000.0  # 600k/min per project
-    concurrency: ClassVar[int] = 32
-    max_body_bytes: ClassVar[int | None] = MAX_PAYLOAD_BYTES
+    default_for: ClassVar[frozenset[Channel]] = frozenset({Channel.APP_PUSH})
+    limits = Limits(
+        batch_size=1,  # the v1 API sends one message per request
+        rate_per_second=10_000.0,  # 600k/min per project
+        concurrency=32,
+        max_body_bytes=MAX_PAYLOAD_BYTES,
+    )
+    Config: ClassVar[type[FcmConfig]] = FcmConfig
 
     def __init__(self, config: FcmConfig, session: requests.Session | None = None) -> None:
         super().__init__(session)
@@ -109,7 +114,7 @@ class FcmAdapter(HttpAdapter):
                 self._credentials.refresh(GoogleRequest(self.session))
             return str(self._credentials.token)
 
-    def send(self, messages: Sequence[Message], *, idempotency_key: str | None = None) -> list[SendResult]:
+    def send(self, messages: Sequence[Message], *, idempotency_key: str) -> list[SendResult]:
         return [self._send_one(m) for m in messages]
 
     def payload(self, m: Message) -> dict[str, Any]:

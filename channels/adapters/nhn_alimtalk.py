@@ -54,6 +54,7 @@ from channels.adapters._common import (
     status_results,
     truncate_cp949,
 )
+from channels.base import Limits
 from channels.models import Channel, Message, Outcome, Purpose, SendResult
 
 IDEMPOTENCY_HEADER = "X-NC-API-IDEMPOTENCY-KEY"
@@ -114,19 +115,23 @@ def _resend_parameter(text: str, subject: str | None, send_no: str | None) -> di
 class NhnAlimtalkAdapter(HttpAdapter):
     name: ClassVar[str] = "nhn_alimtalk"
     channels: ClassVar[frozenset[Channel]] = frozenset({Channel.KAKAO})
-    batch_size: ClassVar[int] = 1000
-    rate_per_second: ClassVar[float | None] = None
-    concurrency: ClassVar[int] = 4
-    deduplicates_by_key: ClassVar[bool] = True
-    dedupe_window_seconds: ClassVar[float | None] = 600.0
-    max_body_bytes: ClassVar[int | None] = 1000 * 3  # 1,000 characters including variables
+    default_for: ClassVar[frozenset[Channel]] = frozenset({Channel.KAKAO})
+    limits = Limits(
+        batch_size=1000,
+        rate_per_second=None,
+        concurrency=4,
+        deduplicates_by_key=True,
+        dedupe_window_seconds=600.0,
+        max_body_bytes=1000 * 3,  # 1,000 characters including variables
+    )
+    Config: ClassVar[type[NhnAlimtalkConfig]] = NhnAlimtalkConfig
 
     def __init__(self, config: NhnAlimtalkConfig, session: requests.Session | None = None) -> None:
         super().__init__(session)
         self.config = config
         self.base_url = config.base_url.rstrip("/")
 
-    def send(self, messages: Sequence[Message], *, idempotency_key: str | None = None) -> list[SendResult]:
+    def send(self, messages: Sequence[Message], *, idempotency_key: str) -> list[SendResult]:
         out: dict[str, SendResult] = {}
         groups: dict[str, list[tuple[Message, dict[str, Any]]]] = {}
         for m in messages:

@@ -49,6 +49,7 @@ from channels.adapters._common import (
     status_results,
     truncate_cp949,
 )
+from channels.base import Limits
 from channels.models import PLACEHOLDER, Channel, Message, Outcome, Purpose, SendResult
 
 # Request-level codes. Anything else that is negative and not listed is a permanent request problem.
@@ -184,17 +185,21 @@ def classify_nhn_code(key: str, code: int, message: str, provider_id: str | None
 class NhnSmsAdapter(HttpAdapter):
     name: ClassVar[str] = "nhn_sms"
     channels: ClassVar[frozenset[Channel]] = frozenset({Channel.SMS})
-    batch_size: ClassVar[int] = 1000  # recipientList maximum (-2016 beyond)
-    rate_per_second: ClassVar[float | None] = None  # none published; a monthly quota instead (-2052)
-    concurrency: ClassVar[int] = 4
-    max_body_bytes: ClassVar[int | None] = LMS_BYTES
+    default_for: ClassVar[frozenset[Channel]] = frozenset({Channel.SMS})
+    limits = Limits(
+        batch_size=1000,  # recipientList maximum (-2016 beyond)
+        rate_per_second=None,  # none published; a monthly quota instead (-2052)
+        concurrency=4,
+        max_body_bytes=LMS_BYTES,
+    )
+    Config: ClassVar[type[NhnSmsConfig]] = NhnSmsConfig
 
     def __init__(self, config: NhnSmsConfig, session: requests.Session | None = None) -> None:
         super().__init__(session)
         self.config = config
         self.base_url = config.base_url.rstrip("/")
 
-    def send(self, messages: Sequence[Message], *, idempotency_key: str | None = None) -> list[SendResult]:
+    def send(self, messages: Sequence[Message], *, idempotency_key: str) -> list[SendResult]:
         out: dict[str, SendResult] = {}
         # One request per (endpoint, body, title, campaign): the rendered text, or the template whose
         # recipients carry their parameters.

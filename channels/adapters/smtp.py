@@ -28,7 +28,7 @@ from email.utils import formataddr, formatdate
 from typing import ClassVar
 
 from channels.adapters._common import email_problem, number, reason, required, unsubscribe_headers
-from channels.base import Adapter
+from channels.base import Adapter, Limits
 from channels.models import Channel, Message, Outcome, SendResult
 
 
@@ -91,13 +91,16 @@ def _base64_part(text: str) -> str:
 class SmtpAdapter(Adapter):
     name: ClassVar[str] = "smtp"
     channels: ClassVar[frozenset[Channel]] = frozenset({Channel.EMAIL})
-    batch_size: ClassVar[int] = 1
-    rate_per_second: ClassVar[float | None] = None
-    # Connections in parallel: each message costs the relay's round trip, so 32 are needed for ~1,000
-    # messages a second at 20 ms (16 gave ~600). Relays that cap connections (Postfix's default is 20
-    # per client) take `DANGOL_SMTP_CONCURRENCY`; a refused connection is retried with backoff.
-    concurrency: ClassVar[int] = 32
-    max_body_bytes: ClassVar[int | None] = 10 * 1024 * 1024
+    limits = Limits(
+        batch_size=1,
+        rate_per_second=None,
+        # Connections in parallel: each message costs the relay's round trip, so 32 are needed for ~1,000
+        # messages a second at 20 ms (16 gave ~600). Relays that cap connections (Postfix's default is 20
+        # per client) take `DANGOL_SMTP_CONCURRENCY`; a refused connection is retried with backoff.
+        concurrency=32,
+        max_body_bytes=10 * 1024 * 1024,
+    )
+    Config: ClassVar[type[SmtpConfig]] = SmtpConfig
 
     def __init__(self, config: SmtpConfig, connection_factory: ConnectionFactory = connect) -> None:
         self.config = config
@@ -175,7 +178,7 @@ class SmtpAdapter(Adapter):
         head = "".join(f"{k}: {v}\r\n" for k, v in headers)
         return (head + "\r\n" + body).encode("ascii")
 
-    def send(self, messages: Sequence[Message], *, idempotency_key: str | None = None) -> list[SendResult]:
+    def send(self, messages: Sequence[Message], *, idempotency_key: str) -> list[SendResult]:
         return [self._send_one(m) for m in messages]
 
     def _send_one(self, m: Message) -> SendResult:

@@ -17,6 +17,7 @@ again.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -30,6 +31,7 @@ from typing import ClassVar
 import requests
 
 from channels.adapters._common import HttpAdapter, exception_results, flag, number, reason, required, retry_after
+from channels.base import Limits
 from channels.errors import ChannelConfigError
 from channels.models import Channel, Message, Outcome, SendResult
 
@@ -73,21 +75,28 @@ class WebhookConfig:
 class WebhookAdapter(HttpAdapter):
     name: ClassVar[str] = "webhook"
     channels: ClassVar[frozenset[Channel]] = frozenset({Channel.WEBHOOK})
-    batch_size: ClassVar[int] = 1
-    concurrency: ClassVar[int] = 32
-    deduplicates_by_key: ClassVar[bool] = True
-    dedupe_window_seconds: ClassVar[float | None] = 24 * 3600
-    max_body_bytes: ClassVar[int | None] = 256 * 1024
+    default_for: ClassVar[frozenset[Channel]] = frozenset({Channel.WEBHOOK})
+    limits = Limits(
+        batch_size=1,
+        concurrency=32,
+        deduplicates_by_key=True,
+        dedupe_window_seconds=24 * 3600,
+        max_body_bytes=256 * 1024,
+    )
+    Config: ClassVar[type[WebhookConfig]] = WebhookConfig
 
     def __init__(self, config: WebhookConfig, session: requests.Session | None = None) -> None:
         super().__init__(session)
         self.config = config
         self.base_url = config.url or ""
         # Per instance: whether this receiver deduplicates is a fact about the receiver.
-        self.deduplicates_by_key = config.receiver_deduplicates  # type: ignore[misc]
-        self.dedupe_window_seconds = config.dedupe_window_seconds  # type: ignore[misc]
+        self.limits = dataclasses.replace(
+            self.limits,
+            deduplicates_by_key=config.receiver_deduplicates,
+            dedupe_window_seconds=config.dedupe_window_seconds,
+        )
 
-    def send(self, messages: Sequence[Message], *, idempotency_key: str | None = None) -> list[SendResult]:
+    def send(self, messages: Sequence[Message], *, idempotency_key: str) -> list[SendResult]:
         return [self._send_one(m) for m in messages]
 
     def body(self, m: Message) -> bytes:

@@ -25,6 +25,7 @@ from py_vapid import Vapid02
 from pywebpush import WebPusher, WebPushException
 
 from channels.adapters._common import AD_PREFIX, HttpAdapter, exception_results, reason, required, retry_after
+from channels.base import Limits
 from channels.models import Channel, Message, Outcome, Purpose, SendResult
 
 MAX_PLAINTEXT_BYTES = 3000  # 4,096 encrypted bytes is the only guaranteed size
@@ -49,10 +50,14 @@ class WebPushConfig:
 class WebPushAdapter(HttpAdapter):
     name: ClassVar[str] = "webpush"
     channels: ClassVar[frozenset[Channel]] = frozenset({Channel.WEB_PUSH})
-    batch_size: ClassVar[int] = 1
-    rate_per_second: ClassVar[float | None] = None
-    concurrency: ClassVar[int] = 32
-    max_body_bytes: ClassVar[int | None] = MAX_PLAINTEXT_BYTES
+    default_for: ClassVar[frozenset[Channel]] = frozenset({Channel.WEB_PUSH})
+    limits = Limits(
+        batch_size=1,
+        rate_per_second=None,
+        concurrency=32,
+        max_body_bytes=MAX_PLAINTEXT_BYTES,
+    )
+    Config: ClassVar[type[WebPushConfig]] = WebPushConfig
 
     def __init__(self, config: WebPushConfig, session: requests.Session | None = None) -> None:
         super().__init__(session)
@@ -73,7 +78,7 @@ class WebPushAdapter(HttpAdapter):
                 cached = self._headers[audience] = ({k: str(v) for k, v in headers.items()}, exp)
             return dict(cached[0])
 
-    def send(self, messages: Sequence[Message], *, idempotency_key: str | None = None) -> list[SendResult]:
+    def send(self, messages: Sequence[Message], *, idempotency_key: str) -> list[SendResult]:
         return [self._send_one(m) for m in messages]
 
     def _send_one(self, m: Message) -> SendResult:

@@ -5,6 +5,7 @@ compares what each recipient received with the message's rendered body."""
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -35,7 +36,7 @@ def send(fakes: FakeSet, adapter: str, batch: list[Message], **config: Any) -> l
     desc = fakes.describe()
     desc[adapter] |= config
     with adapters_from_description(desc)[adapter] as a:
-        return a.send(batch)
+        return a.send(batch, idempotency_key=uuid.uuid4().hex)
 
 
 def _lms(m: Message) -> Message:

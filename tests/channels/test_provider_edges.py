@@ -134,7 +134,7 @@ def test_webhook_receiver_deduplication_is_set_from_the_environment(value: str |
     if value is not None:
         environ["DANGOL_WEBHOOK_RECEIVER_DEDUPLICATES"] = value
     adapter = registry.from_env("webhook", environ)
-    assert adapter.deduplicates_by_key is deduplicates
+    assert adapter.limits.deduplicates_by_key is deduplicates
 
 
 @pytest.mark.parametrize(
@@ -157,7 +157,7 @@ def test_fcm_credentials_from_a_file(fakes: FakeSet, tmp_path: Path) -> None:
     adapter = registry.from_env("fcm", {"FCM_SERVICE_ACCOUNT_FILE": str(key), "FCM_BASE_URL": fakes.fcm.url})
     m = message("fcm", 1, fakes.describe(), campaign_id="edge")
     with adapter:
-        [r] = adapter.send([m])
+        [r] = adapter.send([m], idempotency_key=m.key)
     assert r.outcome is Outcome.ACCEPTED, r
     assert fakes.fcm.received_keys() == [m.key]
 

@@ -15,7 +15,8 @@
 
     Then: the address must exist and match its channel's format (var `address_formats`); the ledger's
     suppressions (copied into ledger.suppressions) stop every message to a permanently suppressed address
-    and ads to an opted-out one; night consent is reported for ads (the night rule itself depends on the
+    and ads to an opted-out one, on every day built, even one before the suppression was recorded (a
+    rebuilt past day never plans a message to an address known to be dead or opted out); night consent is reported for ads (the night rule itself depends on the
     send time, which the policy and the hand-off know). The existing-customer exception (시행령 제61조①,
     var `existing_customer_exception` from campaigns/_policy.yaml, off by default) lists, for an ad with no
     consent on record (a withdrawal always wins), the categories the customer bought in a paid order within
@@ -254,8 +255,6 @@ checked as (
     left join suppressions
         on suppressions.channel = addresses.channel
         and suppressions.address_hash = {{ address_hash('addresses.address') }}
-        and (suppressions.suppressed_at is null
-             or suppressions.suppressed_at < {{ end_of_day('addresses.as_of_date') }})
     left join exception_categories
         on exception_categories.as_of_date = addresses.as_of_date
         and exception_categories.customer_id = addresses.customer_id

@@ -45,7 +45,8 @@ RULE_DESCRIPTIONS = {
     " (formats: the dbt var address_formats).",
     Rule.AD_FORM: "Every ad carries (광고) first, sender name and contact, and a free opt-out for its channel.",
     Rule.NIGHT: "No ad scheduled 21:00-08:00 on a non-exempt channel without night consent.",
-    Rule.AUDIENCE_GUARD: "No send list held by the audience guard waits unapproved in the window.",
+    Rule.AUDIENCE_GUARD: "Warns when the audience guard holds a send list in the window (held sends are not"
+    " delivered until a person runs `dangol approve --campaign <id> --date <day>`, or --reject).",
 }
 
 _KNOWN_CHANNELS = ["email", "sms", "kakao", "app_push", "web_push"]

@@ -438,6 +438,29 @@ def test_held_days_do_not_raise_the_baseline() -> None:
     assert run(_crowd(PROMO, 60), inputs, [PROMO]).campaign_days.iloc[0]["guard_state"] == "held"
 
 
+def test_a_rerun_after_a_backfill_holds_only_what_is_new() -> None:
+    """Reproduced in the issue: a rerun of a day whose 70 messages the ledger already has held all of them.
+    Sent keys neither count towards the guard nor wait for approval (delivery skips them); new ones do."""
+    rows = _crowd(PROMO, 70)
+    sent = {r["send_key"]: D for r in rows}
+    inputs = world([f"c{i}" for i in range(70)], guard_history=WEEK, sent_keys=sent)
+    result = run(rows, inputs, [PROMO])
+    assert result.campaign_days.iloc[0]["guard_state"] == "ok"
+    assert set(result.planned["state"]) == {"scheduled"} and len(result.planned) == 70
+    # 70 sent and 60 new ones: the 60 are held (more than max(50, 3 x 10)), the 70 are not
+    more = [r for i in range(70, 130) for r in listing(PROMO, customer=f"c{i}")]
+    inputs = world([f"c{i}" for i in range(130)], guard_history=WEEK, sent_keys=sent)
+    result = run(rows + more, inputs, [PROMO])
+    day = result.campaign_days.iloc[0]
+    assert (day["guard_state"], int(day["held"]), int(day["planned"]), int(day["eligible"])) == ("held", 60, 70, 130)
+    held = result.planned[result.planned["state"] == "held_for_approval"]
+    assert not set(held["send_key"]) & set(sent)
+    assert (
+        "60 is more than 3 x the median 10"
+        in result.decisions.loc[result.decisions["reason"] == "held_for_approval", "detail"].iloc[0]
+    )
+
+
 # -- outputs ----------------------------------------------------------------------------------------------
 
 

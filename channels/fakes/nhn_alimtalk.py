@@ -42,6 +42,10 @@ def kakao_reply(code: int = 0, message: str = "success", data: dict[str, Any] | 
     )
 
 
+def _fill(template: str, params: dict[str, Any]) -> str:
+    return _VAR.sub(lambda v: str(params[v.group(1)]), template)
+
+
 class FakeNhnAlimtalk(FakeProvider):
     """Records `{"key", "to", "template", "text", "request_id", "via"}` per accepted recipient; a
     fallback SMS is recorded with `via: "sms_fallback"`."""
@@ -109,7 +113,7 @@ class FakeNhnAlimtalk(FakeProvider):
             params = r.get("templateParameter") or {}
             missing = [v for v in _VAR.findall(template) if v not in params]
             resend = r.get("resendParameter") or {}
-            text = "" if missing else _VAR.sub(lambda v, params=params: str(params[v.group(1)]), template)
+            text = "" if missing else _fill(template, params)
             if missing:
                 code, message = -3010, f"Template parameters missing: {missing}"
             elif len(text) > MAX_FILLED_CHARS:

@@ -120,9 +120,9 @@ def deliveries(
             except ChannelError as exc:
                 context.log.error(f"{channel}: {exc}")
                 stopped[str(channel)] = exc
-                report = exc.report
-                if report is None:
+                if exc.report is None:
                     continue
+                report = exc.report
             counts.update({f"{channel}:{state}": n for state, n in report.outcomes.items()})
             skipped += report.skipped_already_sent
         rows = ledger.rows(keys=list(planned["send_key"]))

@@ -10,13 +10,22 @@ from collections import Counter
 
 import pytest
 
+from channels.base import Adapter
 from channels.delivery import deliver
 from channels.errors import ChannelConfigError, ChannelError, TransientChannelError
 from channels.fakes import FakeSet, Faults, adapters_from_description
 from channels.fakes.workload import messages
 from channels.ledger import Ledger, State, SuppressionKind
-from channels.models import Purpose
+from channels.models import Outcome, Purpose, SendResult
 from channels.transport import RateLimiter, limiter_for
+
+
+def cannot_be_asked(adapter: Adapter) -> Adapter:
+    """This adapter's provider answers every lookup with "cannot tell" (its list API is down)."""
+    adapter.lookup = lambda messages, **_: [  # type: ignore[method-assign]
+        SendResult(m.key, Outcome.UNKNOWN, reason="list API down") for m in messages
+    ]
+    return adapter
 
 
 def dup_count(keys: list[str]) -> int:
@@ -112,32 +121,44 @@ def test_crash_after_call_non_dedupe_provider_becomes_unknown(fakes: FakeSet, le
     assert [r.key for r in ledger.unknowns()] == sorted(m.key for m in batch)
 
 
-def test_crash_after_call_dedupe_provider_resends_same_key(fakes: FakeSet, ledger: Ledger) -> None:
+@pytest.mark.parametrize("asked", [True, False])
+def test_crash_after_call_dedupe_provider_resends_same_key(fakes: FakeSet, ledger: Ledger, asked: bool) -> None:
+    """Sent, answer never recorded: NHN is asked, or (when it cannot tell) the batch goes again under its
+    key and NHN drops the repeat."""
     desc = fakes.describe()
     batch = messages("nhn_alimtalk", 30, desc)
-    with adapters_from_description(desc)["nhn_alimtalk"] as adapter:
+    adapter = adapters_from_description(desc)["nhn_alimtalk"]
+    with adapter if asked else cannot_be_asked(adapter):
         ledger.plan(batch, adapter.name)
         ordered = sorted(batch, key=lambda m: m.key)
         ledger.claim(ordered, "b-crashed", adapter.name)
         adapter.send(ordered, idempotency_key="b-crashed")  # accepted, answer never recorded
         report = deliver(batch, adapter, ledger)
-    assert report.resent_after_crash == 30 and report.accepted == 30
-    assert fakes.nhn_alimtalk.replays == 1  # NHN answered -1005: already accepted
+    assert report.accepted == 30
+    if asked:
+        assert report.settled_by_lookup == 30 and report.requests == 0
+    else:
+        assert report.resent_after_crash == 30 and fakes.nhn_alimtalk.replays == 1  # -1005: already accepted
     assert len(fakes.nhn_alimtalk.received) == 30 and dup_count(fakes.nhn_alimtalk.received_keys()) == 0
 
 
+@pytest.mark.parametrize("asked", [True, False])
 def test_a_crashed_batch_is_resent_whole_under_its_id_even_if_batches_got_smaller(
-    fakes: FakeSet, ledger: Ledger
+    fakes: FakeSet, ledger: Ledger, asked: bool
 ) -> None:
-    """A batch left claimed by a killed run goes again as one request under its id: split, its pieces
-    would share the id and each claim would replace the last one's."""
+    """Killed before the call. Asked, NHN says it never got the batch: it goes as new batches. Where NHN
+    cannot tell, the batch goes again as one request under its id (the provider deduplicates by it)."""
     desc = fakes.describe()
     batch = sorted(messages("nhn_alimtalk", 30, desc), key=lambda m: m.key)
-    with adapters_from_description(desc)["nhn_alimtalk"] as adapter:
+    adapter = adapters_from_description(desc)["nhn_alimtalk"]
+    with adapter if asked else cannot_be_asked(adapter):
         ledger.claim(batch, "b-crashed", adapter.name)  # killed before the call
         adapter.limits = dataclasses.replace(adapter.limits, batch_size=10)  # lowered before the rerun
         report = deliver(batch, adapter, ledger)
-    assert report.resent_after_crash == 30 and report.requests == 1 and report.accepted == 30
+    if asked:
+        assert report.resent_after_crash == 0 and report.requests == 3 and report.accepted == 30
+    else:
+        assert report.resent_after_crash == 30 and report.requests == 1 and report.accepted == 30
     assert len(fakes.nhn_alimtalk.received) == 30 and dup_count(fakes.nhn_alimtalk.received_keys()) == 0
     assert ledger.counts() == {"accepted": 30}
 
@@ -248,7 +269,7 @@ def test_ambiguous_batch_left_claimed_when_the_channel_stops(fakes: FakeSet, led
         report = deliver(batch, adapter, ledger, base_delay=0.001, max_attempts=2, outage_threshold=1000)
         assert report.outcomes["claimed"] == 20 and ledger.counts() == {"claimed": 20}
         fake.faults = Faults()
-        again = deliver(batch, adapter, ledger)
+        again = deliver(batch, cannot_be_asked(adapter), ledger)
     assert again.resent_after_crash == 20 and again.accepted == 20 and fake.replays >= 1
     assert len(fake.received) == 20
 
@@ -282,8 +303,9 @@ def test_a_batch_api_sender_goes_on_only_through_the_ledger(fakes: FakeSet, tmp_
         with Ledger(tmp_path / "ledger.sqlite") as ledger:
             assert ledger.counts() == {"accepted": 10, "claimed": 10, "planned": 30}
             again = deliver(batch, adapter, ledger)
-            assert again.unknown == 10 and again.accepted == 30  # NHN SMS cannot deduplicate: a person decides
-            assert ledger.counts() == {"accepted": 40, "unknown": 10}
+            # NHN SMS cannot deduplicate, but it can be asked: the batch whose answer was lost is listed.
+            assert again.settled_by_lookup == 10 and again.unknown == 0 and again.accepted == 40
+            assert ledger.counts() == {"accepted": 50}
     assert len(fakes.nhn_sms.received) == 50 and dup_count(fakes.nhn_sms.received_keys()) == 0
 
 

@@ -20,6 +20,7 @@ from jinja2.exceptions import SecurityError
 
 from channels.models import Channel, Purpose
 from orchestration.campaigns import legal, sms
+from orchestration.campaigns.links import LinkTracker, email_html, track_links, tracking
 from orchestration.campaigns.render import render
 from orchestration.campaigns.spec import CampaignSpec
 
@@ -59,6 +60,7 @@ class Composed:
     data: dict[str, str] = field(default_factory=dict)
     content_bytes: int = 0  # CP949 bytes for SMS/LMS and alimtalk fallback, UTF-8 otherwise
     warnings: tuple[str, ...] = ()
+    links: tuple[str, ...] = ()  # the planned targets of the tracked links, link 1 first (see links.py)
 
 
 def _render(spec: CampaignSpec, where: str, source: str, variables: Mapping[str, Any]) -> str:
@@ -109,9 +111,12 @@ def compose(
     channel: Channel,
     variables: Mapping[str, Any],
     sender: legal.Sender,
-    customer_id: str,
+    send_key: str,
 ) -> Composed:
-    """Render the campaign's template for `channel` and give it the channel's legal and technical form."""
+    """Render the campaign's template for `channel` and give it the channel's legal and technical form.
+
+    Email and push links become tracking links of this send (`send_key`); SMS and alimtalk keep theirs
+    (a tracking link would cost a fifth of an SMS)."""
     channel = Channel(channel)
     template = spec.templates[channel]
     where = f"templates.{channel}"
@@ -140,21 +145,26 @@ def compose(
             channel, MessageType.ALIMTALK, fallback.subject, body, data, fallback.content_bytes, fallback.warnings
         )
 
+    tracker = LinkTracker(tracking(), send_key, channel, spec.id)
     if channel is Channel.EMAIL:
         data = {"from_name": sender.name}
         assert subject is not None  # the spec requires it
+        body = track_links(body, tracker)
         if is_ad:
-            link = sender.unsubscribe_link(customer_id, channel)
+            link = tracker.unsubscribe()
             subject, body = legal.email_ad_form(subject, body, sender, link)
             data["unsubscribe_url"] = link
-        return Composed(channel, MessageType.EMAIL, subject, body, data, len(body.encode()))
+        data["html"] = email_html(body, tracker.open_pixel())
+        return Composed(
+            channel, MessageType.EMAIL, subject, body, data, len(body.encode()), links=tuple(tracker.targets)
+        )
 
     # app push, web push
     assert subject is not None
     if is_ad:
         subject, body = legal.push_ad_form(channel, subject, body, sender)
-    data = {"link": _render(spec, f"{where}.link", template.link, variables)} if template.link else {}
+    data = {"link": tracker(_render(spec, f"{where}.link", template.link, variables))} if template.link else {}
     size = len(json.dumps({"title": subject, "body": body, **data}, ensure_ascii=False).encode())
     if size > PUSH_MAX_BYTES:
         raise Unrenderable("too_long", f"{channel} payload is {size} bytes; at most {PUSH_MAX_BYTES}")
-    return Composed(channel, MessageType(str(channel)), subject, body, data, size)
+    return Composed(channel, MessageType(str(channel)), subject, body, data, size, links=tuple(tracker.targets))

@@ -12,9 +12,10 @@ from orchestration.campaigns import sms
 from orchestration.campaigns.compose import CampaignTemplateError, MessageType, Unrenderable, compose
 from orchestration.campaigns.legal import Sender, has_ad_form
 from orchestration.campaigns.send_list import AudienceError, build_send_list
+from channels.tracking.tokens import Kind, Signer, Token
 from tests.campaigns.conftest import spec
 
-SENDER = Sender("단골상점", "1588-0000", "080-123-4567", "https://shop.example.com/unsubscribe", "secret")
+SENDER = Sender("단골상점", "1588-0000", "080-123-4567")
 VARS = {"name": "김민지", "shop": {"name": "단골상점", "contact": "1588-0000"}}
 
 
@@ -22,6 +23,37 @@ def _one(channel: str, body: str, *, purpose: str = "ad", subject: str | None = 
     templates = {channel: {"body": body, **({"subject": subject} if subject else {}), **template}}
     campaign = spec(purpose=purpose, channels=[channel], legally_required=purpose == "info", templates=templates)
     return campaign, compose(campaign, channel, VARS, SENDER, "c1")
+
+
+def token_day(token: str) -> int:
+    verified = Signer.from_env().verify(token)
+    assert verified is not None
+    return verified.issued_day
+
+
+def test_email_and_push_links_become_tracking_links_of_the_send() -> None:
+    campaign = spec(
+        channels=["email", "app_push"],
+        templates={
+            "email": {"subject": "s", "body": "쿠폰 보기: https://shop.example.com/coupons?x=1 끝"},
+            "app_push": {"subject": "s", "body": "b", "link": "https://shop.example.com/reorder"},
+        },
+    )
+    email = compose(campaign, "email", VARS, SENDER, "k1")
+    assert "https://shop.example.com" not in email.body and "https://t.shop.example.com/c/" in email.body
+    assert email.links == (
+        "https://shop.example.com/coupons?utm_source=dangol&utm_medium=email&utm_campaign=promo&utm_content=link1&x=1",
+    )
+    click = Signer.from_env().verify(email.body.split("/c/")[1].split()[0])
+    assert click is not None and (click.kind, click.send_key, click.channel, click.link) == (
+        Kind.CLICK,
+        "k1",
+        "email",
+        1,
+    )
+    push = compose(campaign, "app_push", VARS, SENDER, "k1")
+    assert push.data["link"].startswith("https://t.shop.example.com/c/")
+    assert push.links[0].startswith("https://shop.example.com/reorder?utm_source=dangol&utm_medium=app_push")
 
 
 def test_a_missing_variable_is_an_error_naming_the_file_field_and_name() -> None:
@@ -42,9 +74,12 @@ def test_email_ad_form() -> None:
     assert m.subject == "(광고) 김민지님께 드리는 쿠폰"
     assert m.body.startswith("김민지님, 봄이에요.")
     assert "발신: 단골상점 (1588-0000)" in m.body
-    assert m.data["unsubscribe_url"].startswith("https://shop.example.com/unsubscribe?t=")
+    assert m.data["unsubscribe_url"].startswith("https://t.shop.example.com/u/")
     assert m.data["unsubscribe_url"] in m.body
-    assert "c1" not in m.data["unsubscribe_url"]  # an opaque token, not the customer id
+    token = m.data["unsubscribe_url"].rsplit("/", 1)[1]
+    assert Signer.from_env().verify(token) == Token(Kind.UNSUBSCRIBE, "c1", "email", 0, token_day(token))
+    assert "c1" not in m.data["unsubscribe_url"]  # an opaque token, not the send key in clear
+    assert 'src="https://t.shop.example.com/o/' in m.data["html"]  # the open pixel
     assert has_ad_form("email", m.subject, m.body, "단골상점")
 
 

@@ -8,6 +8,7 @@ import pandas as pd
 from pydantic import Field
 
 from channels.masking import mask_address, mask_name, mask_text
+from channels.tracking.links import LinkStore
 from orchestration.campaigns.config import check_campaigns, load_policy
 from orchestration.campaigns.planning import (
     ensure_tables,
@@ -17,11 +18,12 @@ from orchestration.campaigns.planning import (
     write_catalogue,
     write_plan,
 )
-from orchestration.campaigns.policy import Decision, PolicyResult, plan
+from orchestration.campaigns.policy import Decision, PolicyInputs, PolicyResult, plan
 from orchestration.campaigns.spec import load_campaigns
 from orchestration.defs.campaigns.send_lists import send_list_key
 from orchestration.lib.partitions import daily_partitions, days_between, window_backfill, window_days
 from orchestration.lib.resources import ChannelsResource, WarehouseResource
+from orchestration.settings import load_settings
 
 PLANNED_RENDERED_KEY = dg.AssetKey(["sends", "planned_sends_rendered"])
 DECISIONS_RAW_KEY = dg.AssetKey(["sends", "send_decisions_raw"])
@@ -99,6 +101,24 @@ def plan_metadata(result: PolicyResult, names: pd.Series, first: object, last: o
     }
 
 
+def register_addresses(result: PolicyResult, inputs: PolicyInputs) -> None:
+    """Tell the tracking service which address each planned send goes to (hashed), and the customers'
+    other addresses, so an unsubscribe reaches the suppression list of every channel the customer picks."""
+    planned = result.planned[["send_key", "channel", "address", "customer_id"]]
+    customers = set(planned["customer_id"])
+    contacts = inputs.contacts[inputs.contacts["customer_id"].isin(customers)]
+    pairs = [
+        (row.customer_id, channel, str(getattr(row, column)))
+        for row in contacts.itertuples(index=False)
+        for channel, column in (("email", "email"), ("sms", "phone"), ("kakao", "phone"))
+        if isinstance(getattr(row, column), str)
+    ]
+    pushes = inputs.push_addresses[inputs.push_addresses["customer_id"].isin(customers)]
+    pairs += [(r.customer_id, r.channel, str(r.address)) for r in pushes.itertuples(index=False)]
+    with LinkStore(load_settings().link_store) as links:
+        links.register_addresses(planned[["send_key", "channel", "address"]].itertuples(index=False), pairs)
+
+
 _specs = load_campaigns()
 
 
@@ -145,6 +165,7 @@ def send_plan(
         result = plan(send_list, inputs, specs, policy)
         write_plan(con, first, last, result)
         write_catalogue(con, specs.values())
+    register_addresses(result, inputs)
     names = inputs.contacts.set_index("customer_id")["customer_name"]
     metadata = plan_metadata(result, names, first, last)
     held = result.campaign_days[result.campaign_days["guard_state"] == "held"]

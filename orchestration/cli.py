@@ -164,6 +164,45 @@ def cmd_dev(args: argparse.Namespace) -> int:
     os.execv(dagster, [dagster, "dev", "-w", workspace, "-h", args.host, "-p", str(args.port)])
 
 
+def track_config(**overrides: object):
+    """The tracking service's configuration: paths from the settings, secrets from the environment."""
+    from channels.tracking.app import TrackConfig
+    from orchestration.campaigns.legal import Sender
+
+    settings = load_settings()
+    return TrackConfig.from_env(
+        event_log=settings.event_log,
+        link_store=settings.link_store,
+        ledger=settings.ledger,
+        sender_name=Sender.from_env().name,
+        timezone=settings.timezone,
+        **overrides,
+    )
+
+
+def cmd_track(args: argparse.Namespace) -> int:
+    """The tracking web service: clicks, opens, unsubscribes and provider receipts into the event log."""
+    from channels.tracking.app import serve
+
+    serve(track_config(), host=args.host, port=args.port)
+    return 0
+
+
+def cmd_optouts_080(args: argparse.Namespace) -> int:
+    """Load the 080 provider's opt-out export (format: channels/tracking/optouts.py)."""
+    from channels.ledger import Ledger
+    from channels.tracking.eventlog import EventLog
+    from channels.tracking.optouts import load_080_file
+
+    settings = load_settings()
+    with Ledger(settings.ledger) as ledger, EventLog(settings.event_log) as log:
+        report = load_080_file(args.path, ledger, log)
+    print(f"{report.loaded:,} opt-outs loaded (sms and kakao advertising), {len(report.rejected):,} rows rejected")
+    for line in report.rejected[:20]:
+        print(f"  {line}")
+    return 0 if not report.rejected else 1
+
+
 def cmd_explain(args: argparse.Namespace) -> int:
     """Why did (or didn't) a customer get a campaign's message on a day: read-only, from fct_send_decisions."""
     from orchestration.campaigns.explain import explain
@@ -248,6 +287,15 @@ def main(argv: list[str] | None = None) -> int:
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=int, default=3000)
     dev.set_defaults(func=cmd_dev)
+
+    track = sub.add_parser("track", help="run the tracking web service (clicks, opens, unsubscribes, receipts)")
+    track.add_argument("--host", default=os.environ.get("DANGOL_TRACK_HOST", "127.0.0.1"))
+    track.add_argument("--port", type=int, default=int(os.environ.get("DANGOL_TRACK_PORT", "8787")))
+    track.set_defaults(func=cmd_track)
+
+    optout = sub.add_parser("optouts-080", help="load the 080 provider's opt-out file into the suppression list")
+    optout.add_argument("path", help="the provider's CSV export (UTF-8 or CP949)")
+    optout.set_defaults(func=cmd_optouts_080)
 
     explain = sub.add_parser("explain", help="why a customer did or did not get a campaign's message on a day")
     explain.add_argument("--customer", required=True)

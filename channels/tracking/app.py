@@ -88,7 +88,8 @@ class TrackConfig:
     receipts_rate_per_second: float = 2_000.0  # per client address, receipt routes
     max_receipt_bytes: int = 2 * 1024 * 1024
     max_form_bytes: int = 8 * 1024
-    durable: bool = True
+    durable: bool = True  # False: written but not fsynced (the benchmark's middle column)
+    log_events: bool = True  # False only for the benchmark's baseline: the same service without the log
     apply_to_ledger: bool = True
 
     @classmethod
@@ -257,7 +258,7 @@ class TrackService:
         self.ledger.close()
 
     async def write(self, events: Sequence[dict[str, Any]]) -> None:
-        if events:
+        if events and self.config.log_events:
             await asyncio.wrap_future(self.log.submit(list(events)))
 
     # -- clicks and opens -------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from jinja2.exceptions import SecurityError
 
 from channels.models import Channel, Purpose
 from orchestration.campaigns import legal, sms
-from orchestration.campaigns.links import LinkTracker, email_html, track_links, tracking
+from orchestration.campaigns.links import LinkTracker, Tracking, email_html, track_links
 from orchestration.campaigns.render import render
 from orchestration.campaigns.spec import CampaignSpec
 
@@ -112,6 +112,7 @@ def compose(
     variables: Mapping[str, Any],
     sender: legal.Sender,
     send_key: str,
+    tracking: Tracking,
 ) -> Composed:
     """Render the campaign's template for `channel` and give it the channel's legal and technical form.
 
@@ -145,7 +146,7 @@ def compose(
             channel, MessageType.ALIMTALK, fallback.subject, body, data, fallback.content_bytes, fallback.warnings
         )
 
-    tracker = LinkTracker(tracking(), send_key, channel, spec.id)
+    tracker = LinkTracker(tracking, send_key, channel, spec.id)
     if channel is Channel.EMAIL:
         data = {"from_name": sender.name}
         assert subject is not None  # the spec requires it

@@ -8,14 +8,12 @@ rendering itself (`render.py`) on purpose: rendering knows nothing of sends.
 from __future__ import annotations
 
 import html
-import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from channels.tracking.tokens import Kind, Signer, Token
+from channels.tracking.tokens import Kind, Signer, Token, parse_keys
 
 DEFAULT_TRACK_URL = "https://t.shop.example.com"  # the public address of `dangol track`; set DANGOL_TRACK_URL
 _URL = re.compile(r"https?://[^\s<>\"')\]]+")
@@ -27,19 +25,13 @@ class Tracking:
     signer: Signer = field(repr=False)
 
     @classmethod
-    def from_env(cls) -> Tracking:
-        return cls(os.environ.get("DANGOL_TRACK_URL", DEFAULT_TRACK_URL).rstrip("/"), Signer.from_env())
+    def of(cls, base_url: str, keys: str) -> Tracking:
+        return cls(base_url.rstrip("/"), Signer(parse_keys(keys)))
 
     def url(self, kind: Kind, send_key: str, channel: str, link: int = 0) -> str:
         token = self.signer.sign(Token(kind, send_key, str(channel), link))
         suffix = ".gif" if kind is Kind.OPEN else ""
         return f"{self.base_url}/{kind}/{token}{suffix}"
-
-
-@lru_cache(maxsize=1)
-def tracking() -> Tracking:
-    """The process's tracking configuration (read once, like the settings)."""
-    return Tracking.from_env()
 
 
 def with_utm(url: str, campaign_id: str, channel: str, link: int) -> str:

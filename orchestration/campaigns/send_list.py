@@ -13,6 +13,7 @@ import pandas as pd
 from channels.tracking.links import LinkStore, PlannedSend, RenderedLinks
 from orchestration.campaigns.compose import Unrenderable, compose
 from orchestration.campaigns.legal import Sender
+from orchestration.campaigns.links import Tracking
 from orchestration.campaigns.policy import CANDIDATE_COLUMNS, CHANNEL_COLUMNS, data_json
 from orchestration.campaigns.spec import CampaignSpec
 
@@ -119,6 +120,7 @@ def build_send_list(
     first: date,
     last: date,
     sender: Sender,
+    tracking: Tracking,
     link_store: LinkStore | None = None,
 ) -> pd.DataFrame:
     """Every audience row of the window rendered on every channel of the plan (one row per channel).
@@ -168,7 +170,7 @@ def build_send_list(
                 "render_warnings": None,
             }
             try:
-                message = compose(spec, channel, variables, sender, key)
+                message = compose(spec, channel, variables, sender, key, tracking)
             except Unrenderable as exc:
                 row["render_error"] = f"{exc.code}: {exc}"
             else:

@@ -227,7 +227,7 @@ def measure(name: str, desc: dict[str, Any], n: int, repeat: int, workdir: Path)
     rates: dict[str, list[float]] = {"bare": [], "ours_no_ledger": [], "ours": []}
     adapters: dict[str, Adapter] = adapters_from_description(desc)
     adapter = apply_limits(adapters[name])  # DANGOL_<ADAPTER>_CONCURRENCY / _RATE_PER_SECOND, as in production
-    concurrency = adapter.concurrency
+    concurrency = adapter.limits.concurrency
     with adapter:
         warm = messages(name, min(n, 2000), desc, campaign_id="warm")
         deliver(warm, adapter, NullLedger())

@@ -33,10 +33,12 @@ from channels.adapters._common import (
     cp949_len,
     exception_results,
     reason,
+    required,
     results,
     status_results,
     truncate_cp949,
 )
+from channels.base import Limits
 from channels.models import Channel, Message, Outcome, Purpose, SendResult
 
 # Request-level codes. Anything else that is negative and not listed is a permanent request problem.
@@ -58,9 +60,9 @@ class NhnSmsConfig:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> NhnSmsConfig:
         return cls(
-            app_key=environ["NHN_SMS_APP_KEY"],
-            secret_key=environ["NHN_SMS_SECRET_KEY"],
-            send_no=environ["NHN_SMS_SEND_NO"],
+            app_key=required(environ, "NHN_SMS_APP_KEY", "nhn_sms"),
+            secret_key=required(environ, "NHN_SMS_SECRET_KEY", "nhn_sms"),
+            send_no=required(environ, "NHN_SMS_SEND_NO", "nhn_sms"),
             base_url=environ.get("NHN_SMS_BASE_URL", "https://sms.api.nhncloudservice.com"),
         )
 
@@ -135,17 +137,21 @@ def classify_nhn_code(key: str, code: int, message: str, provider_id: str | None
 class NhnSmsAdapter(HttpAdapter):
     name: ClassVar[str] = "nhn_sms"
     channels: ClassVar[frozenset[Channel]] = frozenset({Channel.SMS})
-    batch_size: ClassVar[int] = 1000  # recipientList maximum (-2016 beyond)
-    rate_per_second: ClassVar[float | None] = None  # none published; a monthly quota instead (-2052)
-    concurrency: ClassVar[int] = 4
-    max_body_bytes: ClassVar[int | None] = LMS_BYTES
+    default_for: ClassVar[frozenset[Channel]] = frozenset({Channel.SMS})
+    limits = Limits(
+        batch_size=1000,  # recipientList maximum (-2016 beyond)
+        rate_per_second=None,  # none published; a monthly quota instead (-2052)
+        concurrency=4,
+        max_body_bytes=LMS_BYTES,
+    )
+    Config: ClassVar[type[NhnSmsConfig]] = NhnSmsConfig
 
     def __init__(self, config: NhnSmsConfig, session: requests.Session | None = None) -> None:
         super().__init__(session)
         self.config = config
         self.base_url = config.base_url.rstrip("/")
 
-    def send(self, messages: Sequence[Message], *, idempotency_key: str | None = None) -> list[SendResult]:
+    def send(self, messages: Sequence[Message], *, idempotency_key: str) -> list[SendResult]:
         out: dict[str, SendResult] = {}
         groups: dict[tuple[SmsForm, str], list[Message]] = {}
         # A campaign's messages share their text: check each distinct text once, each number always.

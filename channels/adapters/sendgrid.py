@@ -25,9 +25,11 @@ from channels.adapters._common import (
     email_problem,
     exception_results,
     reason,
+    required,
     status_results,
     unsubscribe_headers,
 )
+from channels.base import Limits
 from channels.models import Channel, Message, Outcome, SendResult
 
 _FIELD = re.compile(r"^personalizations\.(\d+)")
@@ -44,8 +46,8 @@ class SendGridConfig:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> SendGridConfig:
         return cls(
-            api_key=environ["SENDGRID_API_KEY"],
-            from_email=environ["DANGOL_EMAIL_FROM"],
+            api_key=required(environ, "SENDGRID_API_KEY", "sendgrid"),
+            from_email=required(environ, "DANGOL_EMAIL_FROM", "sendgrid"),
             from_name=environ.get("DANGOL_EMAIL_FROM_NAME"),
             base_url=environ.get("SENDGRID_BASE_URL", "https://api.sendgrid.com"),
         )
@@ -54,17 +56,21 @@ class SendGridConfig:
 class SendGridAdapter(HttpAdapter):
     name: ClassVar[str] = "sendgrid"
     channels: ClassVar[frozenset[Channel]] = frozenset({Channel.EMAIL})
-    batch_size: ClassVar[int] = 1000  # personalizations (= recipients here) per request
-    rate_per_second: ClassVar[float | None] = None  # SendGrid publishes no number for mail/send
-    concurrency: ClassVar[int] = 4
-    max_body_bytes: ClassVar[int | None] = 20 * 1024 * 1024  # whole request, 30 MB documented; margin
+    default_for: ClassVar[frozenset[Channel]] = frozenset({Channel.EMAIL})
+    limits = Limits(
+        batch_size=1000,  # personalizations (= recipients here) per request
+        rate_per_second=None,  # SendGrid publishes no number for mail/send
+        concurrency=4,
+        max_body_bytes=20 * 1024 * 1024,  # whole request, 30 MB documented; margin
+    )
+    Config: ClassVar[type[SendGridConfig]] = SendGridConfig
 
     def __init__(self, config: SendGridConfig, session: requests.Session | None = None) -> None:
         super().__init__(session)
         self.config = config
         self.base_url = config.base_url.rstrip("/")
 
-    def send(self, messages: Sequence[Message], *, idempotency_key: str | None = None) -> list[SendResult]:
+    def send(self, messages: Sequence[Message], *, idempotency_key: str) -> list[SendResult]:
         out: dict[str, SendResult] = {}
         groups: dict[tuple[str | None, str, str | None], list[tuple[set[str], list[Message]]]] = {}
         for m in messages:

@@ -20,8 +20,9 @@ def form_fields(content_type: str, body: bytes) -> list[tuple[str, str]]:
         for part in message.iter_parts():
             name = part.get_param("name", header="content-disposition")
             if name:
-                payload = part.get_payload(decode=True) or b""
-                fields.append((str(name), payload.decode("utf-8", "replace").strip()))
+                payload = part.get_payload(decode=True)
+                text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
+                fields.append((str(name), text.strip()))
         return fields
     try:
         return parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=64)

@@ -87,7 +87,8 @@ class LinkStore:
 
     def register(self, rendered: Iterable[RenderedLinks]) -> int:
         """Record rendered sends and their links (a rerun of the day writes the same rows again)."""
-        sends, links = [], []
+        sends: list[tuple[str, ...]] = []
+        links: list[tuple[str, str, int, str]] = []
         for r in rendered:
             s = r.send
             sends.append((s.send_key, s.channel, s.campaign_id, s.customer_id, s.as_of_date, s.purpose))

@@ -159,6 +159,12 @@ def _sendgrid_requests(events_per_post: int, posts: int) -> tuple[list[bytes], s
     return out, public
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far (Linux /proc), with its threads."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _with_service(options: dict[str, Any], prepare: Any, measure: Any) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="bench-track-") as folder:
         data = prepare(Path(folder))
@@ -175,7 +181,11 @@ def _with_service(options: dict[str, Any], prepare: Any, measure: Any) -> dict[s
                     if time.monotonic() > deadline:
                         raise
                     time.sleep(0.05)
-            return measure(port, data)
+            assert server.pid is not None
+            before = _cpu_seconds(server.pid)
+            figures = measure(port, data)
+            figures["server_cpu_us"] = 1e6 * (_cpu_seconds(server.pid) - before) / figures["requests"]
+            return figures
         finally:
             server.terminate()
             server.join(10)
@@ -194,8 +204,8 @@ def main(argv: list[str] | None = None) -> int:
         args.requests, args.repeat, args.receipt_posts = 2_000, 1, 20
 
     print(
-        f"cpus {os.cpu_count()}, {args.requests:,} redirects over {args.connections} connections,"
-        f" median of {args.repeat}"
+        f"cpus {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}, {args.requests:,} redirects over"
+        f" {args.connections} connections, median of {args.repeat}"
     )
     variants = {
         "durable log (fsync)": {},
@@ -213,15 +223,19 @@ def main(argv: list[str] | None = None) -> int:
 
             def measure(port: int, requests: list[bytes]) -> dict[str, float]:
                 _load(port, requests[:500], args.connections, b"HTTP/1.1 302")  # warm-up
+                time.sleep(0.5)  # let the ledger follower finish the warm-up's events
                 return _load(port, requests, args.connections, b"HTTP/1.1 302")
 
             results[name].append(_with_service(variants[name], prepare, measure))
-    print(f"\n{'redirects':<22}{'per second':>12}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
+    print(f"\n{'redirects':<22}{'per second':>12}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'server CPU us':>15}")
     summary: dict[str, Any] = {}
     for name, runs in results.items():
         med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
         summary[name] = med
-        print(f"{name:<22}{med['per_second']:>12,.0f}{med['p50_ms']:>9.2f}{med['p99_ms']:>9.2f}{int(med['errors']):>8}")
+        print(
+            f"{name:<22}{med['per_second']:>12,.0f}{med['p50_ms']:>9.2f}{med['p99_ms']:>9.2f}{int(med['errors']):>8}"
+            f"{med['server_cpu_us']:>15.0f}"
+        )
 
     receipts: list[dict[str, float]] = []
     public_key: dict[str, str] = {}
@@ -242,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"\nreceipts (SendGrid, {args.events_per_post} events a POST, signed, durable log): {events:,.0f} events/s,"
         f" {med['per_second']:,.1f} POSTs/s, p50 {med['p50_ms']:.1f} ms, p99 {med['p99_ms']:.1f} ms,"
-        f" errors {int(med['errors'])}"
+        f" errors {int(med['errors'])}, server CPU {med['server_cpu_us'] / args.events_per_post:.0f} us an event"
     )
     out = Path(__file__).resolve().parent.parent / "results" / f"track-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.parent.mkdir(exist_ok=True)

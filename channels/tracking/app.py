@@ -24,7 +24,6 @@ limited; run one process (one writer per log).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
@@ -58,10 +57,10 @@ from channels.receipts import (
     verify_standard_webhook,
 )
 from channels.tracking import optouts, page
-from channels.tracking.eventlog import Cursor, EventLog, new_event, read_from
+from channels.tracking.eventlog import AsyncAppender, Cursor, EventLog, new_event, read_from
 from channels.tracking.forms import form_fields, is_one_click
-from channels.tracking.humans import HumanFilter
-from channels.tracking.links import LinkStore
+from channels.tracking.humans import HumanFilter, Verdict
+from channels.tracking.links import LinkStore, PlannedSend
 from channels.tracking.tokens import Kind, Signer
 
 log = logging.getLogger("dangol.track")
@@ -167,13 +166,15 @@ class LedgerApplier:
     Its cursor is a file beside the log, written after each applied batch; after a crash the batch is
     applied again, which changes nothing (receipts only move messages forward)."""
 
-    _RECEIPTS = {str(e) for e in Event} - {str(Event.UNSUBSCRIBED), str(Event.COMPLAINED)}
+    _RECEIPTS = frozenset(str(e) for e in Event) - {str(Event.UNSUBSCRIBED), str(Event.COMPLAINED)}
+    _FORWARD_ONLY = frozenset({str(Event.DELIVERED), str(Event.OPENED), str(Event.CLICKED)})
 
     def __init__(self, folder: Path, ledger: Ledger, interval: float = 0.2) -> None:
         self.folder, self.ledger, self.interval = folder, ledger, interval
         self.cursor_file = folder / "ledger.cursor"
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="ledger-applier", daemon=True)
+        self._advanced: set[tuple[str | None, str]] = set()
         self.applied = 0
 
     def start(self) -> None:
@@ -212,6 +213,15 @@ class LedgerApplier:
                     optouts.suppression_kind(scope),
                 )
             elif kind in self._RECEIPTS and e.get("is_human", True):
+                if kind in self._FORWARD_ONLY:
+                    # A message is opened (clicked, delivered) once: the ledger ignores the repeats anyway,
+                    # and each costs it a durable commit.
+                    seen = (e.get("send_key"), kind)
+                    if seen in self._advanced:
+                        continue
+                    if len(self._advanced) > 500_000:
+                        self._advanced.clear()
+                    self._advanced.add(seen)
                 receipts.append(
                     Receipt(
                         Event(kind),
@@ -237,6 +247,7 @@ class TrackService:
     def __init__(self, config: TrackConfig) -> None:
         self.config = config
         self.log = EventLog(config.event_log, durable=config.durable)
+        self.appender = AsyncAppender(self.log)
         self.links = LinkStore(config.link_store)
         self.ledger = Ledger(config.ledger)
         self.humans = HumanFilter()
@@ -253,13 +264,14 @@ class TrackService:
     def close(self) -> None:
         if self.applier:
             self.applier.stop()
+        self.appender.close()
         self.log.close()
         self.links.close()
         self.ledger.close()
 
     async def write(self, events: Sequence[dict[str, Any]]) -> None:
         if events and self.config.log_events:
-            await asyncio.wrap_future(self.log.submit(list(events)))
+            await self.appender.append(events)
 
     # -- clicks and opens -------------------------------------------------------------------------
 
@@ -288,7 +300,7 @@ class TrackService:
         return Response(PIXEL, media_type="image/gif", headers=_NO_STORE)
 
     @staticmethod
-    def _engagement(kind: str, send: Any, verdict: Any, **fields: Any) -> dict[str, Any]:
+    def _engagement(kind: str, send: PlannedSend | None, verdict: Verdict, **fields: Any) -> dict[str, Any]:
         of_send = (
             {
                 "send_key": send.send_key,
@@ -306,7 +318,7 @@ class TrackService:
 
     # -- unsubscribe ------------------------------------------------------------------------------
 
-    def _unsubscribe_send(self, request: Request) -> Any:
+    def _unsubscribe_send(self, request: Request) -> PlannedSend | None:
         token = self.config.signer.verify(request.path_params["token"])
         if token is None or token.kind is not Kind.UNSUBSCRIBE:
             return None
@@ -321,7 +333,7 @@ class TrackService:
             page.choose(self.config.sender_name, send.channel, channels, request.url.path), headers=_NO_STORE
         )
 
-    def _channels_of(self, send: Any) -> list[str]:
+    def _channels_of(self, send: PlannedSend) -> list[str]:
         known = set(self.links.contacts(send.customer_id)) | {send.channel}
         return [c for c in page.CHANNEL_NAMES if c in known]
 

@@ -12,12 +12,13 @@ sensor keeps the cursor with the events it loaded, so nothing is loaded twice or
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import threading
 import uuid
-from collections.abc import Iterator, Mapping
-from concurrent.futures import Future
+from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -65,6 +66,7 @@ class EventLog:
         self.durable = durable  # False only for the benchmark's "without the log's fsync" side
         self._segment_bytes = segment_bytes
         self._lock = threading.Lock()
+        self._io = threading.Lock()  # one writer of the file at a time (the thread below, `write_now`)
         self._pending: list[tuple[bytes, Future[None]]] = []
         self._wake = threading.Condition(self._lock)
         self._closed = False
@@ -86,9 +88,13 @@ class EventLog:
 
     # -- writing ----------------------------------------------------------------------------------
 
+    @staticmethod
+    def encode(events: Iterable[Mapping[str, Any]]) -> bytes:
+        return b"".join(json.dumps(e, ensure_ascii=False, separators=(",", ":")).encode() + b"\n" for e in events)
+
     def submit(self, events: list[Mapping[str, Any]]) -> Future[None]:
-        """Queue events; the future resolves once they are on disk (asyncio: `asyncio.wrap_future`)."""
-        line = b"".join(json.dumps(e, ensure_ascii=False, separators=(",", ":")).encode() + b"\n" for e in events)
+        """Queue events; the future resolves once they are on disk."""
+        line = self.encode(events)
         done: Future[None] = Future()
         with self._lock:
             if self._closed:
@@ -110,18 +116,23 @@ class EventLog:
                 if not batch and self._closed:
                     return
             try:
-                self._file.write(b"".join(line for line, _ in batch))
-                self._file.flush()
-                if self.durable:
-                    os.fsync(self._file.fileno())
-                if self._file.tell() >= self._segment_bytes:
-                    self._roll()
+                self.write_now(b"".join(line for line, _ in batch))
             except BaseException as exc:  # the requests that wait for this batch must hear of it
                 for _, done in batch:
                     done.set_exception(exc)
                 continue
             for _, done in batch:
                 done.set_result(None)
+
+    def write_now(self, data: bytes) -> None:
+        """Write whole lines and make them durable before returning (callers batch; see `AsyncAppender`)."""
+        with self._io:
+            self._file.write(data)
+            self._file.flush()
+            if self.durable:
+                os.fsync(self._file.fileno())
+            if self._file.tell() >= self._segment_bytes:
+                self._roll()
 
     def _roll(self) -> None:
         self._file.close()
@@ -146,6 +157,46 @@ class EventLog:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class AsyncAppender:
+    """Group commit for an asyncio server: requests that arrive while a write is on disk wait for the
+    next one, which carries them all (one thread hop and one fsync per batch, not per request)."""
+
+    def __init__(self, log: EventLog) -> None:
+        self.log = log
+        self._pending: list[tuple[bytes, asyncio.Future[None]]] = []
+        self._flushing = False
+        self._task: asyncio.Task[None] | None = None  # held, so the loop cannot drop a running flush
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="event-log-async")
+
+    async def append(self, events: Iterable[Mapping[str, Any]]) -> None:
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        self._pending.append((EventLog.encode(events), done))
+        if not self._flushing:
+            self._flushing = True
+            self._task = loop.create_task(self._flush())
+        await done
+
+    async def _flush(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                try:
+                    await loop.run_in_executor(self._executor, self.log.write_now, b"".join(d for d, _ in batch))
+                except Exception as exc:
+                    for _, done in batch:
+                        done.set_exception(exc)
+                    continue
+                for _, done in batch:
+                    done.set_result(None)
+        finally:
+            self._flushing = False
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
 
 
 def end_of(folder: Path | str) -> Cursor:

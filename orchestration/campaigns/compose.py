@@ -5,6 +5,9 @@ Two kinds of failure, kept apart on purpose:
   `CampaignTemplateError` (naming the file, the field and the variable) and fails the campaign's asset;
 * a customer whose data cannot go on a channel (a name with an emoji for SMS, copy too long for an LMS)
   raises `Unrenderable`; the planner then tries the next channel of the plan and records why.
+
+SMS and email also carry the campaign's shared text (`render.placeholder_variables`) in `data`, for
+the providers that fill one template per request with each customer's values.
 """
 
 from __future__ import annotations
@@ -18,10 +21,10 @@ from typing import Any
 from jinja2 import UndefinedError
 from jinja2.exceptions import SecurityError
 
-from channels.models import Channel, Purpose
+from channels.models import PLACEHOLDER, Channel, Purpose, Template
 from orchestration.campaigns import legal, sms
 from orchestration.campaigns.links import LinkTracker, Tracking, email_html, track_links
-from orchestration.campaigns.render import render
+from orchestration.campaigns.render import TEMPLATE_KEY, pack_template, placeholder_variables, render
 from orchestration.campaigns.spec import CampaignSpec
 
 ALIMTALK_MAX_CHARS = 1_000
@@ -85,10 +88,19 @@ def _sms_checked(text: str, where: str) -> tuple[int, tuple[str, ...]]:
     return size, warnings
 
 
-def _sms(spec: CampaignSpec, subject: str | None, body: str, sender: legal.Sender) -> Composed:
+def _sms(
+    spec: CampaignSpec, subject: str | None, body: str, sender: legal.Sender, like: Composed | None = None
+) -> Composed:
+    """SMS or LMS by the body's bytes; `like` (a customer's rendered message) decides for its shared
+    text, whose placeholders are not the customer's length."""
     if spec.purpose is Purpose.AD:
         body = legal.sms_ad_form(body, sender)
     body = sms.normalise(body)
+    if like is not None:
+        title = None if like.message_type is MessageType.SMS else subject or spec.name
+        if title is not None and spec.purpose is Purpose.AD:
+            title = f"{legal.AD_PREFIX} {title}"
+        return Composed(Channel.SMS, like.message_type, title, body)
     size, warnings = _sms_checked(body, "sms body")
     kind = sms.sms_type(size)
     if kind is None:
@@ -119,6 +131,69 @@ def compose(
     Email and push links become tracking links of this send (`send_key`); SMS and alimtalk keep theirs
     (a tracking link would cost a fifth of an SMS)."""
     channel = Channel(channel)
+    tracker = LinkTracker(tracking, send_key, channel, spec.id)
+    composed = _compose(spec, channel, variables, sender, tracker)
+    if channel in (Channel.SMS, Channel.EMAIL):
+        shared = shared_text(spec, channel, variables, sender, tracker, composed)
+        if shared is not None:
+            # A shared text is what lets a batch API send one request for many customers; a per-customer
+            # HTML part (our open pixel) would make every message its own request. Such providers track
+            # opens themselves and report them as receipts (SendGrid's `open` event).
+            data = {k: v for k, v in composed.data.items() if k != "html"} | {TEMPLATE_KEY: pack_template(*shared)}
+            return Composed(
+                composed.channel,
+                composed.message_type,
+                composed.subject,
+                composed.body,
+                data,
+                composed.content_bytes,
+                composed.warnings,
+                composed.links,
+            )
+    return composed
+
+
+def shared_text(
+    spec: CampaignSpec,
+    channel: Channel,
+    variables: Mapping[str, Any],
+    sender: legal.Sender,
+    tracker: LinkTracker,
+    composed: Composed,
+) -> tuple[Template, dict[str, str]] | None:
+    """The campaign's text with `{{path}}` placeholders and this customer's values, if filling it gives
+    `composed` exactly; None when the template does something with a value other than print it."""
+    shared_variables, values = placeholder_variables(variables)
+    try:
+        shared = _compose(spec, channel, shared_variables, sender, tracker.again(), like=composed)
+    except Exception:
+        return None
+    body, subject = shared.body, shared.subject
+    # Each customer's own one-click and tracking links are values too.
+    own_links = [("unsubscribe_url", composed.data.get("unsubscribe_url"))]
+    own_links += [(f"tracked_link_{i}", url) for i, url in enumerate(tracker.tracked_urls(), start=1)]
+    for name, link in own_links:
+        if link and link in body:
+            body, values = body.replace(link, "{{" + name + "}}"), values | {name: link}
+    used = set(PLACEHOLDER.findall(body + "\n" + (subject or "")))
+    if not used:
+        return None
+    template = Template(body, subject)
+    params = {k: v for k, v in values.items() if k in used}
+    if template.fill(params) != (composed.body, composed.subject):
+        return None
+    return template, params
+
+
+def _compose(
+    spec: CampaignSpec,
+    channel: Channel,
+    variables: Mapping[str, Any],
+    sender: legal.Sender,
+    tracker: LinkTracker,
+    like: Composed | None = None,
+) -> Composed:
+    """The message for these variables; with `like`, the shared text shaped like that message."""
     template = spec.templates[channel]
     where = f"templates.{channel}"
     subject = _render(spec, f"{where}.subject", template.subject, variables) if template.subject else None
@@ -126,7 +201,7 @@ def compose(
     is_ad = spec.purpose is Purpose.AD
 
     if channel is Channel.SMS:
-        return _sms(spec, subject, body, sender)
+        return _sms(spec, subject, body, sender, like)
 
     if channel is Channel.KAKAO:
         params = {
@@ -146,7 +221,6 @@ def compose(
             channel, MessageType.ALIMTALK, fallback.subject, body, data, fallback.content_bytes, fallback.warnings
         )
 
-    tracker = LinkTracker(tracking, send_key, channel, spec.id)
     if channel is Channel.EMAIL:
         data = {"from_name": sender.name}
         assert subject is not None  # the spec requires it

@@ -64,6 +64,14 @@ class LinkTracker:
         self.targets.append(with_utm(url, self.campaign_id, self.channel, len(self.targets) + 1))
         return self.tracking.url(Kind.CLICK, self.send_key, self.channel, len(self.targets))
 
+    def again(self) -> LinkTracker:
+        """A tracker for a second rendering of the same message (its links get the same tokens)."""
+        return LinkTracker(self.tracking, self.send_key, self.channel, self.campaign_id)
+
+    def tracked_urls(self) -> list[str]:
+        """The tracking links handed out so far, link 1 first."""
+        return [self.tracking.url(Kind.CLICK, self.send_key, self.channel, n) for n in range(1, len(self.targets) + 1)]
+
     def open_pixel(self) -> str:
         return self.tracking.url(Kind.OPEN, self.send_key, self.channel)
 

@@ -17,6 +17,7 @@ from channels.ledger import Ledger
 from channels.models import Channel, Message, Purpose
 from orchestration.campaigns.config import PolicyConfig, load_policy
 from orchestration.campaigns.policy import is_night
+from orchestration.campaigns.render import unpack_template
 from orchestration.lib.channels import open_adapter
 from orchestration.lib.partitions import daily_partitions, window_backfill, window_days
 from orchestration.lib.resources import ChannelsResource, WarehouseResource
@@ -54,6 +55,7 @@ def night_deferred(planned: pd.DataFrame, now_local: datetime, policy: PolicyCon
 
 
 def _message(row: pd.Series) -> Message:
+    data, template, params = unpack_template({str(k): str(v) for k, v in json.loads(row.data or "{}").items()})
     return Message(
         key=row.send_key,
         campaign_id=row.campaign_id,
@@ -63,7 +65,9 @@ def _message(row: pd.Series) -> Message:
         address=row.address,
         subject=None if pd.isna(row.subject) else row.subject,
         body=row.body,
-        data={str(k): str(v) for k, v in json.loads(row.data or "{}").items()},
+        data=data,
+        template=template,
+        params=params,
     )
 
 
@@ -116,9 +120,9 @@ def deliveries(
             except ChannelError as exc:
                 context.log.error(f"{channel}: {exc}")
                 stopped[str(channel)] = exc
-                report = exc.report
-                if report is None:
+                if exc.report is None:
                     continue
+                report = exc.report
             counts.update({f"{channel}:{state}": n for state, n in report.outcomes.items()})
             skipped += report.skipped_already_sent
         rows = ledger.rows(keys=list(planned["send_key"]))

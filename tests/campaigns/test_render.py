@@ -81,7 +81,13 @@ def test_email_ad_form() -> None:
     token = m.data["unsubscribe_url"].rsplit("/", 1)[1]
     assert TRACKING.signer.verify(token) == Token(Kind.UNSUBSCRIBE, "c1", "email", 0, token_day(token))
     assert "c1" not in m.data["unsubscribe_url"]  # an opaque token, not the send key in clear
-    assert 'src="https://t.shop.example.com/o/' in m.data["html"]  # the open pixel
+    assert "html" not in m.data  # a shared text (one request for many customers): the provider tracks opens
+
+
+def test_an_email_that_shares_no_text_carries_our_open_pixel() -> None:
+    _, m = _one("email", "{{ name | upper }}님, 봄이에요.", subject="쿠폰")
+    assert "template" not in m.data
+    assert 'src="https://t.shop.example.com/o/' in m.data["html"] and m.data["unsubscribe_url"] in m.data["html"]
     assert has_ad_form("email", m.subject, m.body, "단골상점")
 
 

@@ -176,7 +176,9 @@ def send_plan(
     held = result.campaign_days[result.campaign_days["guard_state"] == "held"]
     for row in held.itertuples(index=False):
         context.log.warning(
-            f"{row.campaign_id} on {row.as_of_date}: {row.eligible} sends held for approval (baseline {row.baseline})"
+            f"{row.campaign_id} on {row.as_of_date}: {row.held} new sends held by the audience guard (baseline"
+            f" {row.baseline}); release with `dangol approve --campaign {row.campaign_id} --date {row.as_of_date}`"
+            " (or --reject), then rerun the day"
         )
     yield dg.MaterializeResult(asset_key=PLANNED_RENDERED_KEY, metadata=metadata)
     yield dg.MaterializeResult(

@@ -108,18 +108,12 @@ def plan_metadata(result: PolicyResult, names: pd.Series, first: object, last: o
 
 def register_addresses(result: PolicyResult, inputs: PolicyInputs) -> None:
     """Tell the tracking service which address each planned send goes to (hashed), and the customers'
-    other addresses, so an unsubscribe reaches the suppression list of every channel the customer picks."""
+    other addresses (from the eligibility model), so an unsubscribe reaches the suppression list of
+    every channel the customer picks."""
     planned = result.planned[["send_key", "channel", "address", "customer_id"]]
-    customers = set(planned["customer_id"])
-    contacts = inputs.contacts[inputs.contacts["customer_id"].isin(customers)]
-    pairs = [
-        (row.customer_id, channel, str(getattr(row, column)))
-        for row in contacts.itertuples(index=False)
-        for channel, column in (("email", "email"), ("sms", "phone"), ("kakao", "phone"))
-        if isinstance(getattr(row, column), str)
-    ]
-    pushes = inputs.push_addresses[inputs.push_addresses["customer_id"].isin(customers)]
-    pairs += [(r.customer_id, r.channel, str(r.address)) for r in pushes.itertuples(index=False)]
+    eligibility = inputs.eligibility
+    known = eligibility[eligibility["customer_id"].isin(set(planned["customer_id"])) & eligibility["address"].notna()]
+    pairs = list(known[["customer_id", "channel", "address"]].drop_duplicates().itertuples(index=False, name=None))
     with LinkStore(load_settings().link_store) as links:
         links.register_addresses(planned[["send_key", "channel", "address"]].itertuples(index=False), pairs)
 

@@ -344,10 +344,12 @@ class Ledger:
                     (now, json.dumps(rows)),
                 )
             if suppress:
-                db.execute(
-                    "insert or replace into suppressions (channel, address_hash, reason, at, kind)"
+                db.execute(  # as in `suppress_hashed`: a permanent suppression is never weakened to an opt-out
+                    "insert into suppressions (channel, address_hash, reason, at, kind)"
                     " select m.channel, m.address_hash, j.value ->> 1, ?, j.value ->> 2"
-                    " from json_each(?) as j join messages as m on m.key = j.value ->> 0",
+                    " from json_each(?) as j join messages as m on m.key = j.value ->> 0 where true"
+                    " on conflict (channel, address_hash) do update set reason = excluded.reason, at = excluded.at,"
+                    " kind = excluded.kind where excluded.kind = 'permanent' or suppressions.kind <> 'permanent'",
                     (now, json.dumps(suppress)),
                 )
             if unknown:

@@ -440,10 +440,21 @@ class Ledger:
         self, channel: str, address: str, reason: str, kind: SuppressionKind = SuppressionKind.PERMANENT
     ) -> None:
         """Add an address to the suppression list (receipts, 080 opt-out webhooks, one-click unsubscribe)."""
+        self.suppress_hashed(channel, address_hash(address), reason, kind)
+
+    def suppress_hashed(
+        self, channel: str, hashed: str, reason: str, kind: SuppressionKind = SuppressionKind.PERMANENT
+    ) -> None:
+        """`suppress` for callers that hold only the address's hash (the tracking service, 080 files).
+
+        A permanent suppression is never weakened to an opt-out (a hard-bounced address that later
+        unsubscribes stays suppressed for every purpose)."""
         with self.atomic() as db:
             db.execute(
-                "insert or replace into suppressions (channel, address_hash, reason, at, kind) values (?, ?, ?, ?, ?)",
-                (channel, address_hash(address), mask_text(reason), _now(), str(kind)),
+                "insert into suppressions (channel, address_hash, reason, at, kind) values (?, ?, ?, ?, ?)"
+                " on conflict (channel, address_hash) do update set reason = excluded.reason, at = excluded.at,"
+                " kind = excluded.kind where excluded.kind = 'permanent' or suppressions.kind <> 'permanent'",
+                (channel, hashed, mask_text(reason), _now(), str(kind)),
             )
         self.sync()  # an opt-out must survive a power cut as a claim does
 

@@ -234,6 +234,14 @@ class HandoffSource:
     data_dir: Path
     timezone: str = "Asia/Seoul"
 
+    @staticmethod
+    def from_settings() -> HandoffSource:
+        """The shop's own (DANGOL_WAREHOUSE, DANGOL_LEDGER, DANGOL_DATA_DIR, DANGOL_TIMEZONE)."""
+        from orchestration.settings import load_settings
+
+        settings = load_settings()
+        return HandoffSource(settings.warehouse, settings.ledger, settings.data_dir, settings.timezone)
+
 
 def eligibility_at_handoff(
     source: HandoffSource,

@@ -31,7 +31,7 @@ import json
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 import pandas as pd
@@ -217,11 +217,6 @@ class PolicyResult:
 
 
 # -- small pure helpers --------------------------------------------------------------------------------
-
-
-def cutoff_of(day: date) -> datetime:
-    """Consent and addresses are taken at the end of the as-of day: a withdrawal that day always wins."""
-    return datetime.combine(day + timedelta(days=1), time())
 
 
 def unit_hash(text: str) -> float:

@@ -2,12 +2,14 @@
 
 import dagster as dg
 
+from channels.tracking.links import LinkStore
 from orchestration.campaigns.config import check_campaigns, load_policy
 from orchestration.campaigns.legal import Sender
 from orchestration.campaigns.send_list import build_send_list, write_send_list
 from orchestration.campaigns.spec import CampaignSpec, load_campaigns
 from orchestration.lib.partitions import daily_partitions, window_backfill, window_days
-from orchestration.lib.resources import WarehouseResource
+from orchestration.lib.resources import TrackingResource, WarehouseResource
+from orchestration.settings import load_settings
 
 CUSTOMERS_KEY = dg.AssetKey(["staging", "stg_shop__customers"])
 
@@ -32,10 +34,12 @@ def _send_list_asset(spec: CampaignSpec) -> dg.AssetsDefinition:
         ),
         tags={"campaign": spec.id},
     )
-    def send_list(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    def send_list(
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource, tracking: TrackingResource
+    ) -> dg.MaterializeResult:
         first, last = window_days(context)
-        with warehouse.write() as con:
-            listed = build_send_list(con, spec, first, last, Sender.from_env())
+        with warehouse.write() as con, LinkStore(load_settings().link_store) as links:
+            listed = build_send_list(con, spec, first, last, Sender.from_env(), tracking.tracking(), links)
             write_send_list(con, spec, first, last, listed)
         candidates = listed.drop_duplicates(["as_of_date", "customer_id"])
         errors = listed["render_error"].dropna().str.split(":").str[0].value_counts().to_dict()

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import ClassVar
+from zoneinfo import ZoneInfo
 
 import requests
 
 from channels.base import Adapter
+from channels.errors import ChannelConfigError
 from channels.masking import mask_text
 from channels.models import Message, Outcome, Purpose, SendResult
 from channels.transport import new_session, parse_retry_after, request_was_sent
@@ -24,6 +27,59 @@ AD_OPT_OUT = re.compile(r"무료\s*(수신\s*)?거부\s*[:：]?\s*080[-\s]?\d{3,
 SMS_BYTES = 90
 LMS_BYTES = 2000
 LMS_TITLE_BYTES = 40
+
+
+def required(environ: Mapping[str, str], name: str, adapter: str) -> str:
+    """A variable the adapter cannot work without: missing or empty stops this channel only, and the
+    error names the variable (never a value)."""
+    value = environ.get(name, "")
+    if not value.strip():
+        raise ChannelConfigError(f"{adapter}: environment variable {name} is not set")
+    return value
+
+
+def flag(environ: Mapping[str, str], name: str, adapter: str, default: bool) -> bool:
+    """A yes/no variable (1/0, true/false, yes/no, on/off); anything else is a configuration error."""
+    value = environ.get(name, "").strip().lower()
+    if not value:
+        return default
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ChannelConfigError(f"{adapter}: {name} must be true or false, got {value!r}")
+
+
+def number(environ: Mapping[str, str], name: str, adapter: str, default: float) -> float:
+    value = environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise ChannelConfigError(f"{adapter}: {name} must be a number, got {value!r}") from None
+
+
+SEOUL = ZoneInfo("Asia/Seoul")  # NHN's list APIs take and give dates in Korean time
+LISTED_WITHIN_SECONDS = 5.0  # a request NHN answered is in its lists by then (asked sooner, we wait)
+LIST_RETENTION_DAYS = 90  # NHN lists 90 days back: older, "not listed" says nothing
+
+
+def seoul_window(around: datetime, before: timedelta, after: timedelta, fmt: str) -> tuple[str, str]:
+    """A date range around `around` (aware) as NHN's list APIs take it, ending no later than now."""
+    now = datetime.now(UTC)
+    start, end = around - before, min(around + after, now + timedelta(minutes=1))
+    return start.astimezone(SEOUL).strftime(fmt), end.astimezone(SEOUL).strftime(fmt)
+
+
+def list_unusable(messages: Sequence[Message], sent_at: datetime) -> list[SendResult] | None:
+    """Results when NHN's lists cannot settle a request sent at `sent_at`; waits until it would be listed."""
+    age = (datetime.now(UTC) - sent_at).total_seconds()
+    if age > (LIST_RETENTION_DAYS - 1) * 86400:
+        return results(messages, Outcome.UNKNOWN, reason="sent before the provider's lists reach back", code="list")
+    if age < LISTED_WITHIN_SECONDS:
+        time.sleep(LISTED_WITHIN_SECONDS - age)
+    return None
 
 
 def reason(text: object, limit: int = 300) -> str:
@@ -160,7 +216,7 @@ class HttpAdapter(Adapter):
     @property
     def session(self) -> requests.Session:
         if self._session is None:
-            self._session = new_session(max(self.concurrency, 4))
+            self._session = new_session(max(self.limits.concurrency, 4))
         return self._session
 
     def open(self) -> None:

@@ -17,7 +17,14 @@ suppresses the number on this channel) for the planner to re-route.
 Idempotency: every request carries `X-NC-API-IDEMPOTENCY-KEY`, derived from the delivery loop's batch
 id and the request's recipients, so a request whose answer was lost is sent again with the same key
 and NHN answers -1005 instead of sending twice. NHN remembers keys for 10 minutes
-(`dedupe_window_seconds`); a claim older than that is treated as unknown.
+(`dedupe_window_seconds`); a claim older than that is treated as unknown. NHN remembers the key of a
+request it refused as well, so -1005 only says "this key was used": every request carries the batch id
+as `senderGroupingKey`, and the adapter asks the message list which recipients were registered
+(accepted) and which were not (retry, under the same key). `lookup` asks the same list about a batch
+whose answer never came (a killed sender): listed is accepted, not listed was never taken.
+
+Codes: -4019, 1020 and 3008 are invalid numbers (suppressed on this channel); -2019 is content over
+1,300 characters once the parameters are filled in (the message, not the number, is at fault).
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 import requests
@@ -40,19 +48,23 @@ from channels.adapters._common import (
     HttpAdapter,
     cp949_len,
     exception_results,
+    list_unusable,
     reason,
+    required,
     results,
+    seoul_window,
     status_results,
     truncate_cp949,
 )
+from channels.base import Limits
 from channels.models import Channel, Message, Outcome, Purpose, SendResult
 
 IDEMPOTENCY_HEADER = "X-NC-API-IDEMPOTENCY-KEY"
-REPLAYED = -1005  # same idempotency key within 10 minutes: the first request was accepted
+REPLAYED = -1005  # same idempotency key within 10 minutes: whether that request was accepted is asked
 CONFIG_CODES = frozenset({-1000, -1001, -1002, -1003, -1004, -1006, -1007, -1008, -3005, -3016, 3016})
 RETRY_CODES = frozenset({-9999})
 FALLBACK_CODES = frozenset({3018, 3019, 3020})
-ADDRESS_CODES = frozenset({3008, -2019})
+ADDRESS_CODES = frozenset({-4019, 1020, 3008})  # invalid recipient number (API, Kakao)
 
 
 @dataclass(frozen=True)
@@ -66,9 +78,9 @@ class NhnAlimtalkConfig:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> NhnAlimtalkConfig:
         return cls(
-            app_key=environ["NHN_KAKAO_APP_KEY"],
-            secret_key=environ["NHN_KAKAO_SECRET_KEY"],
-            sender_key=environ["NHN_KAKAO_SENDER_KEY"],
+            app_key=required(environ, "NHN_KAKAO_APP_KEY", "nhn_alimtalk"),
+            secret_key=required(environ, "NHN_KAKAO_SECRET_KEY", "nhn_alimtalk"),
+            sender_key=required(environ, "NHN_KAKAO_SENDER_KEY", "nhn_alimtalk"),
             fallback_send_no=environ.get("NHN_KAKAO_FALLBACK_SEND_NO") or None,
             base_url=environ.get("NHN_KAKAO_BASE_URL", "https://kakaotalk-bizmessage.api.nhncloudservice.com"),
         )
@@ -104,19 +116,23 @@ def _resend_parameter(text: str, subject: str | None, send_no: str | None) -> di
 class NhnAlimtalkAdapter(HttpAdapter):
     name: ClassVar[str] = "nhn_alimtalk"
     channels: ClassVar[frozenset[Channel]] = frozenset({Channel.KAKAO})
-    batch_size: ClassVar[int] = 1000
-    rate_per_second: ClassVar[float | None] = None
-    concurrency: ClassVar[int] = 4
-    deduplicates_by_key: ClassVar[bool] = True
-    dedupe_window_seconds: ClassVar[float | None] = 600.0
-    max_body_bytes: ClassVar[int | None] = 1000 * 3  # 1,000 characters including variables
+    default_for: ClassVar[frozenset[Channel]] = frozenset({Channel.KAKAO})
+    limits = Limits(
+        batch_size=1000,
+        rate_per_second=None,
+        concurrency=4,
+        deduplicates_by_key=True,
+        dedupe_window_seconds=600.0,
+        max_body_bytes=1000 * 3,  # 1,000 characters including variables
+    )
+    Config: ClassVar[type[NhnAlimtalkConfig]] = NhnAlimtalkConfig
 
     def __init__(self, config: NhnAlimtalkConfig, session: requests.Session | None = None) -> None:
         super().__init__(session)
         self.config = config
         self.base_url = config.base_url.rstrip("/")
 
-    def send(self, messages: Sequence[Message], *, idempotency_key: str | None = None) -> list[SendResult]:
+    def send(self, messages: Sequence[Message], *, idempotency_key: str) -> list[SendResult]:
         out: dict[str, SendResult] = {}
         groups: dict[str, list[tuple[Message, dict[str, Any]]]] = {}
         for m in messages:
@@ -179,13 +195,14 @@ class NhnAlimtalkAdapter(HttpAdapter):
     ) -> list[SendResult]:
         messages = [m for m, _ in group]
         headers = {"X-Secret-Key": self.config.secret_key}
-        if batch_key:
-            headers[IDEMPOTENCY_HEADER] = request_idempotency_key(batch_key, [m.key for m in messages])
-        payload = {
+        payload: dict[str, Any] = {
             "senderKey": self.config.sender_key,
             "templateCode": template_code,
             "recipientList": [r for _, r in group],
         }
+        if batch_key:
+            headers[IDEMPOTENCY_HEADER] = request_idempotency_key(batch_key, [m.key for m in messages])
+            payload["senderGroupingKey"] = batch_key[:100]  # what the message list is asked by
         url = f"{self.base_url}/alimtalk/v2.3/appkeys/{self.config.app_key}/messages"
         try:
             response = self.session.post(url, json=payload, headers=headers, timeout=self.timeout)
@@ -200,13 +217,9 @@ class NhnAlimtalkAdapter(HttpAdapter):
             return results(messages, Outcome.UNKNOWN, reason="unreadable answer", code="body")
         if not header.get("isSuccessful"):
             code = int(header.get("resultCode", -9999))
-            if code == REPLAYED:
-                return results(
-                    messages,
-                    Outcome.ACCEPTED,
-                    reason="already accepted (idempotency key replayed)",
-                    code=str(code),
-                )
+            if code == REPLAYED and batch_key:
+                # The key is remembered for 10 minutes: the request it names is at most that old.
+                return self.registered(messages, batch_key, datetime.now(UTC), timedelta(minutes=15), "-1005")
             return [self._classify(m.key, code, header.get("resultMessage", ""), None) for m in messages]
         data = answer.get("message") or {}
         by_key = {r.get("recipientGroupingKey"): r for r in data.get("sendResults") or []}
@@ -224,6 +237,71 @@ class NhnAlimtalkAdapter(HttpAdapter):
                         data.get("requestId"),
                     )
                 )
+        return out
+
+    def lookup(self, messages: Sequence[Message], *, idempotency_key: str, sent_at: datetime) -> list[SendResult]:
+        """What became of a batch whose answer never came, from the message list."""
+        unusable = list_unusable(messages, sent_at)
+        if unusable is not None:
+            return unusable
+        return self.registered(messages, idempotency_key, sent_at, timedelta(minutes=2), "lookup")
+
+    def registered(
+        self, messages: Sequence[Message], batch_key: str, around: datetime, before: timedelta, why: str
+    ) -> list[SendResult]:
+        """What NHN registered for `messages` under `batch_key` around `around`, from the message list.
+
+        A listed recipient was accepted; one not listed was not (its request was refused, left it out,
+        or never arrived), so it may be sent again. When the list cannot be read, the answer stays
+        unknown.
+        """
+        start, end = seoul_window(around, before, timedelta(hours=1), "%Y-%m-%d %H:%M")
+        params: dict[str, str | int] = {
+            "senderGroupingKey": batch_key[:100],
+            "startCreateDate": start,
+            "endCreateDate": end,
+            "pageSize": 1000,
+        }
+        url = f"{self.base_url}/alimtalk/v2.3/appkeys/{self.config.app_key}/messages"
+        found: dict[str, dict[str, Any]] = {}
+        page = 1
+        while True:
+            try:
+                response = self.session.get(
+                    url,
+                    params=params | {"pageNum": page},
+                    headers={"X-Secret-Key": self.config.secret_key},
+                    timeout=self.timeout,
+                )
+                answer = response.json()
+                if response.status_code != 200 or not answer["header"]["isSuccessful"]:
+                    raise ValueError("list refused")
+                listed = answer["messageSearchResultResponse"]
+                entries = listed.get("messages") or []
+            except (requests.RequestException, ValueError, KeyError, TypeError) as exc:
+                return results(
+                    messages,
+                    Outcome.UNKNOWN,
+                    reason=f"{why}: the message list could not be read ({type(exc).__name__})",
+                    code=why,
+                )
+            for entry in entries:
+                found[str(entry.get("recipientGroupingKey"))] = entry
+            if not entries or page * 1000 >= int(listed.get("totalCount") or 0):
+                break
+            page += 1
+        out = []
+        for m in messages:
+            entry = found.get(m.key)
+            if entry is None:
+                out.append(
+                    SendResult(m.key, Outcome.RETRY, reason=f"{why}: the provider has no such message", code=why)
+                )
+            elif entry.get("messageStatus") == "FAILED" and str(entry.get("resultCode") or "").lstrip("-").isdigit():
+                name = str(entry.get("resultCodeName") or "")
+                out.append(self._classify(m.key, int(entry["resultCode"]), name, None))
+            else:
+                out.append(SendResult(m.key, Outcome.ACCEPTED, provider_id=entry.get("requestId"), code=why))
         return out
 
     def _classify(self, key: str, code: int, message: str, request_id: str | None) -> SendResult:

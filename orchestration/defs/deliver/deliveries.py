@@ -12,10 +12,12 @@ import dagster as dg
 import pandas as pd
 
 from channels.delivery import deliver
+from channels.errors import ChannelConfigError, ChannelError
 from channels.ledger import Ledger
 from channels.models import Channel, Message, Purpose
 from orchestration.campaigns.config import PolicyConfig, load_policy
 from orchestration.campaigns.policy import is_night
+from orchestration.campaigns.render import unpack_template
 from orchestration.lib.channels import open_adapter
 from orchestration.lib.partitions import daily_partitions, window_backfill, window_days
 from orchestration.lib.resources import ChannelsResource, WarehouseResource
@@ -53,6 +55,7 @@ def night_deferred(planned: pd.DataFrame, now_local: datetime, policy: PolicyCon
 
 
 def _message(row: pd.Series) -> Message:
+    data, template, params = unpack_template({str(k): str(v) for k, v in json.loads(row.data or "{}").items()})
     return Message(
         key=row.send_key,
         campaign_id=row.campaign_id,
@@ -62,7 +65,9 @@ def _message(row: pd.Series) -> Message:
         address=row.address,
         subject=None if pd.isna(row.subject) else row.subject,
         body=row.body,
-        data={str(k): str(v) for k, v in json.loads(row.data or "{}").items()},
+        data=data,
+        template=template,
+        params=params,
     )
 
 
@@ -103,11 +108,21 @@ def deliveries(
     planned = planned[~deferred]
     counts: Counter[str] = Counter()
     skipped = 0
+    stopped: dict[str, ChannelError] = {}
     with Ledger(channels.ledger_path) as ledger:
         for channel, group in planned.groupby("channel", sort=True):
             messages = [_message(row) for row in group.itertuples()]
-            with open_adapter(channels, Channel(channel)) as adapter:
-                report = deliver(messages, adapter, ledger)
+            # A channel that stops (a missing variable, a refused key, an outage) stops alone: the
+            # others still go, and the run fails at the end naming it.
+            try:
+                with open_adapter(channels, Channel(channel)) as adapter:
+                    report = deliver(messages, adapter, ledger)
+            except ChannelError as exc:
+                context.log.error(f"{channel}: {exc}")
+                stopped[str(channel)] = exc
+                if exc.report is None:
+                    continue
+                report = exc.report
             counts.update({f"{channel}:{state}": n for state, n in report.outcomes.items()})
             skipped += report.skipped_already_sent
         rows = ledger.rows(keys=list(planned["send_key"]))
@@ -150,6 +165,13 @@ def deliveries(
             con.register("_recorded", recorded)
             con.execute("delete from sends.deliveries where send_key in (select send_key from _recorded)")
             con.execute("insert into sends.deliveries by name select * from _recorded")
+    if stopped:
+        raise dg.Failure(
+            description="channels stopped: " + "; ".join(f"{c}: {e}" for c, e in sorted(stopped.items())),
+            metadata={"stopped_channels": dg.MetadataValue.json({c: str(e) for c, e in stopped.items()})},
+            # A configuration error needs a person; an outage may pass (the ledger keeps retries safe).
+            allow_retries=not all(isinstance(e, ChannelConfigError) for e in stopped.values()),
+        )
     return dg.MaterializeResult(
         metadata={
             "scheduled": len(planned),

@@ -23,6 +23,7 @@ EXPECTED_GROUPS = {
         "raw/quarantine",
         "raw/surveys",
         "raw/web_push_subscriptions",
+        "ledger/suppressions",
     },
     "staging": {
         "staging/stg_shop__consent_notices",
@@ -38,9 +39,11 @@ EXPECTED_GROUPS = {
         "staging/stg_shop__surveys",
         "staging/stg_shop__web_push_subscriptions",
         "staging/stg_predictions__customer_bgnbd",
+        "staging/stg_ledger__suppressions",
     },
     "intermediate": {
         "intermediate/int_customer_consents_pivoted",
+        "intermediate/int_customer_eligibility_daily",
         "intermediate/int_customer_purchase_days",
         "intermediate/int_product_replenishment_cycles",
         "intermediate/int_customer_states_daily",

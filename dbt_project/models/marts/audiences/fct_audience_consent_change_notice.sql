@@ -95,13 +95,15 @@ failures as (
         listed.as_of_date,
         listed.customer_id,
         count(distinct deliveries.send_key) as failed_attempts,
-        {{ dbt.listagg('distinct deliveries.channel', "','") }} as failed_channels
+        {{ dbt.listagg("distinct case when deliveries.delivery_state in ('failed', 'retry') then deliveries.channel end", "','") }}
+            as failed_channels
     from listed
     inner join deliveries
         on deliveries.customer_id = listed.customer_id
         and deliveries.send_date >= cast(listed.first_change_at as date)
         and deliveries.send_date < listed.as_of_date
-        and deliveries.delivery_state in ('permanent', 'config_error')
+        and not deliveries.is_sent
+        and deliveries.delivery_state not in ('unknown', 'planned', 'claimed')
     group by listed.as_of_date, listed.customer_id
 )
 

@@ -2,8 +2,8 @@
     정보통신망법 제50조⑧ / 시행령 제62조의3: every 2 years from the date of an advertising consent, the
     sender must tell the recipient that they consented, when, and how to keep or withdraw it.
 
-    For each customer, the ad consents still in force at the end of the day (latest change per channel is
-    a grant; its date is the consent date). A consent's due dates are consent date + 2, 4, 6... years; a
+    For each customer, the ad consents still in force at the end of the day (int_customer_eligibility_daily:
+    the consent state is granted; the date of that grant is the consent date). A consent's due dates are consent date + 2, 4, 6... years; a
     29 February consent falls due on 28 February (the earlier day, so the notice is never late). A consent
     is listed from `consent_reconfirm_lead_days` days before its latest due date until a notice covers it
     (a notice sent from that day on), however long that takes: a notice that fell due before the shop's
@@ -23,31 +23,18 @@
 {% set campaign_id = 'consent_reconfirmation' %}
 {% set labels = {'email': '이메일', 'sms': '문자', 'kakao': '카카오톡', 'app_push': '앱 푸시', 'web_push': '웹 푸시'} %}
 
-with days as (
-    {{ dbt.date_spine('day', window_start_date(), dbt.dateadd('day', 1, as_of_date())) }}
-),
-
-ranked as (
+with in_force as (
+    {#- The ad consents in force at the end of each day, as int_customer_eligibility_daily states them. -#}
     select
-        cast(days.date_day as date) as as_of_date,
-        consents.customer_id,
-        consents.channel,
-        consents.is_granted,
-        consents.recorded_at,
-        row_number() over (
-            partition by cast(days.date_day as date), consents.customer_id, consents.channel
-            order by consents.recorded_at desc, consents.is_granted asc
-        ) as recency_rank
-    from days
-    inner join {{ ref('stg_shop__consents') }} as consents
-        on consents.purpose = 'ad'
-        and consents.recorded_at < cast({{ dbt.dateadd('day', 1, 'days.date_day') }} as {{ dbt.type_timestamp() }})
-),
-
-in_force as (
-    select as_of_date, customer_id, channel, recorded_at as consented_at, cast(recorded_at as date) as consent_date
-    from ranked
-    where recency_rank = 1 and is_granted
+        as_of_date,
+        customer_id,
+        channel,
+        consent_recorded_at as consented_at,
+        cast(consent_recorded_at as date) as consent_date
+    from {{ ref('int_customer_eligibility_daily') }}
+    where purpose = 'ad'
+      and consent_state = 'granted'
+      and as_of_date between {{ window_start_date() }} and {{ as_of_date() }}
 ),
 
 anniversaries as (
@@ -129,13 +116,15 @@ failures as (
         listed.as_of_date,
         listed.customer_id,
         count(distinct deliveries.send_key) as failed_attempts,
-        {{ dbt.listagg('distinct deliveries.channel', "','") }} as failed_channels
+        {{ dbt.listagg("distinct case when deliveries.delivery_state in ('failed', 'retry') then deliveries.channel end", "','") }}
+            as failed_channels
     from listed
     inner join deliveries
         on deliveries.customer_id = listed.customer_id
         and deliveries.send_date >= listed.notice_from
         and deliveries.send_date < listed.as_of_date
-        and deliveries.delivery_state in ('permanent', 'config_error')
+        and not deliveries.is_sent
+        and deliveries.delivery_state not in ('unknown', 'planned', 'claimed')
     group by listed.as_of_date, listed.customer_id
 )
 

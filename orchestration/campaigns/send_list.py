@@ -10,8 +10,10 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from channels.tracking.links import LinkStore, PlannedSend, RenderedLinks
 from orchestration.campaigns.compose import Unrenderable, compose
 from orchestration.campaigns.legal import Sender
+from orchestration.campaigns.links import Tracking
 from orchestration.campaigns.policy import CANDIDATE_COLUMNS, CHANNEL_COLUMNS, data_json
 from orchestration.campaigns.render import Blank
 from orchestration.campaigns.spec import CampaignSpec
@@ -125,11 +127,20 @@ def base_schedule(spec: CampaignSpec, day: date, record: dict[str, Any]) -> date
 
 
 def build_send_list(
-    con: duckdb.DuckDBPyConnection, spec: CampaignSpec, first: date, last: date, sender: Sender
+    con: duckdb.DuckDBPyConnection,
+    spec: CampaignSpec,
+    first: date,
+    last: date,
+    sender: Sender,
+    tracking: Tracking,
+    link_store: LinkStore | None = None,
 ) -> pd.DataFrame:
-    """Every audience row of the window rendered on every channel of the plan (one row per channel)."""
+    """Every audience row of the window rendered on every channel of the plan (one row per channel).
+
+    The tracked links' planned targets go to `link_store`, where the tracking service reads them."""
     audience = read_audience(con, spec, first, last)
     rows: list[dict[str, Any]] = []
+    rendered: list[RenderedLinks] = []
     for record in audience.to_dict("records"):
         day = pd.Timestamp(record["as_of_date"]).date()
         customer_id = str(record["customer_id"])
@@ -180,7 +191,7 @@ def build_send_list(
                 rows.append(row)
                 continue
             try:
-                message = compose(spec, channel, variables, sender, customer_id)
+                message = compose(spec, channel, variables, sender, key, tracking)
             except Unrenderable as exc:
                 row["render_error"] = f"{exc.code}: {exc}"
             else:
@@ -192,7 +203,11 @@ def build_send_list(
                     "content_bytes": message.content_bytes,
                     "render_warnings": "; ".join(message.warnings) or None,
                 }
+                planned = PlannedSend(key, str(channel), spec.id, customer_id, day.isoformat(), str(spec.purpose))
+                rendered.append(RenderedLinks(planned, message.links))
             rows.append(row)
+    if link_store is not None:
+        link_store.register(rendered)
     return pd.DataFrame(rows, columns=SEND_LIST_COLUMNS)
 
 

@@ -91,6 +91,7 @@ EXPECTED_GROUPS = {
         "sends/send_decisions_raw",
     },
     "deliver": {"deliveries", "sends/deliveries"},
+    "engagement": {"sends/message_events"},
 }
 
 
@@ -132,9 +133,9 @@ def test_blocking_checks_gate_delivery() -> None:
 def test_jobs_schedules_and_sensors_are_pinned() -> None:
     definitions = _definitions()
     jobs = {job.name for job in definitions.resolve_all_job_defs()} - {"__ASSET_JOB"}
-    assert jobs == {"nightly", "deliver"}
+    assert jobs == {"nightly", "deliver", "load_message_events"}
     assert {s.name for s in definitions.schedules} == {"nightly_schedule", "morning_delivery"}
-    assert {s.name for s in definitions.sensors or []} == set()
+    assert {s.name for s in definitions.sensors or []} == {"message_events_sensor"}
 
 
 def test_every_asset_is_daily_partitioned_in_seoul_and_writes_through_the_warehouse_pool() -> None:

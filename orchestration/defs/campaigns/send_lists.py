@@ -3,13 +3,15 @@
 import dagster as dg
 import pandas as pd
 
+from channels.tracking.links import LinkStore
 from orchestration.campaigns.config import check_campaigns, load_policy
 from orchestration.campaigns.legal import Sender
 from orchestration.campaigns.send_list import build_send_list, write_send_list
 from orchestration.campaigns.spec import CampaignSpec, load_campaigns
 from orchestration.lib.figures import of_day, report_days
 from orchestration.lib.partitions import daily_partitions, window_backfill, window_days
-from orchestration.lib.resources import WarehouseResource
+from orchestration.lib.resources import TrackingResource, WarehouseResource
+from orchestration.settings import load_settings
 
 CUSTOMERS_KEY = dg.AssetKey(["staging", "stg_shop__customers"])
 
@@ -43,10 +45,12 @@ def _send_list_asset(spec: CampaignSpec) -> dg.AssetsDefinition:
         ),
         tags={"campaign": spec.id},
     )
-    def send_list(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    def send_list(
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource, tracking: TrackingResource
+    ) -> dg.MaterializeResult:
         first, last = window_days(context)
-        with warehouse.write() as con:
-            listed = build_send_list(con, spec, first, last, Sender.from_env())
+        with warehouse.write() as con, LinkStore(load_settings().link_store) as links:
+            listed = build_send_list(con, spec, first, last, Sender.from_env(), tracking.tracking(), links)
             write_send_list(con, spec, first, last, listed)
         report_days(context, lambda day: send_list_figures(of_day(listed, day)))
         return dg.MaterializeResult(metadata={"window": f"{first} .. {last}"})

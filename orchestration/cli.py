@@ -74,10 +74,14 @@ def run_day(day: date, *, data_dir: Path | None = None, dry_run: bool = False, v
     log_path = load_settings().warehouse.parent / "logs" / f"run-{day}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     level = "DEBUG" if verbose else "WARNING"
+    from orchestration.lib.warehouse import run_lock
+
+    # execute_in_process bypasses the code location's executor, which holds this lock for daemon runs.
     with (
         dg.DagsterInstance.get() as instance,
         log_path.open("w") as log,
         contextlib.nullcontext() if verbose else contextlib.redirect_stdout(log),
+        run_lock(load_settings().warehouse),
     ):
         result = job.execute_in_process(
             partition_key=day.isoformat(),

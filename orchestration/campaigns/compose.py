@@ -3,8 +3,9 @@
 Two kinds of failure, kept apart on purpose:
 * a template that names a variable the audience does not have is a bug in a reviewed file: it raises
   `CampaignTemplateError` (naming the file, the field and the variable) and fails the campaign's asset;
-* a customer whose data cannot go on a channel (a name with an emoji for SMS, copy too long for an LMS)
-  raises `Unrenderable`; the planner then tries the next channel of the plan and records why.
+* a customer whose data cannot go on a channel (a name with an emoji for SMS, copy too long for an LMS,
+  a value the template prints but this customer does not have) raises `Unrenderable`; the planner then
+  tries the next channel of the plan and records why.
 
 SMS and email also carry the campaign's shared text (`render.placeholder_variables`) in `data`, for
 the providers that fill one template per request with each customer's values.
@@ -24,7 +25,7 @@ from jinja2.exceptions import SecurityError
 from channels.models import PLACEHOLDER, Channel, Purpose, Template
 from orchestration.campaigns import legal, sms
 from orchestration.campaigns.links import LinkTracker, Tracking, email_html, track_links
-from orchestration.campaigns.render import TEMPLATE_KEY, pack_template, placeholder_variables, render
+from orchestration.campaigns.render import TEMPLATE_KEY, EmptyValue, pack_template, placeholder_variables, render
 from orchestration.campaigns.spec import CampaignSpec
 
 ALIMTALK_MAX_CHARS = 1_000
@@ -76,6 +77,10 @@ def _render(spec: CampaignSpec, where: str, source: str, variables: Mapping[str,
         ) from None
     except SecurityError as exc:
         raise CampaignTemplateError(f"{spec.id}.yaml: {where}: not allowed in a template: {exc}") from None
+    except EmptyValue as exc:
+        raise Unrenderable(
+            "empty_value", f"{where}: {exc}, and the template has no wording for that case (not sent)"
+        ) from None
 
 
 def _sms_checked(text: str, where: str) -> tuple[int, tuple[str, ...]]:

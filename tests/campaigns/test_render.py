@@ -6,6 +6,7 @@ import json
 from datetime import date
 
 import duckdb
+import pandas as pd
 import pytest
 
 from channels.tracking.tokens import Kind, Token
@@ -266,3 +267,29 @@ def test_an_audience_without_the_columns_the_file_names_fails_clearly(shop: duck
     shop.execute("insert into marts.fct_audience_test select * from marts.fct_audience_test limit 1")
     with pytest.raises(AudienceError, match="lists customer c1 twice on 2025-06-15"):
         build_send_list(shop, spec(), date(2025, 6, 15), date(2025, 6, 15), SENDER, TRACKING)
+
+
+def test_an_empty_value_is_worded_by_the_campaign_or_not_sent(shop: duckdb.DuckDBPyConnection) -> None:
+    """No blank in copy: c2's product is unknown; the email words that case, the SMS cannot and is not sent."""
+    shop.execute("alter table marts.fct_audience_test add column product_name varchar")
+    shop.execute(
+        "update marts.fct_audience_test set product_name = case when customer_id = 'c2' then null else '향수' end"
+    )
+    campaign = spec(
+        templates={
+            "email": {"subject": "{{ name }}님", "body": "담아 두신 {{ product_name or '상품' }}, 고민되시죠?"},
+            "sms": {"body": "담아 두신 {{ product_name }} 고민되시죠?"},
+        },
+    )
+    listed = build_send_list(shop, campaign, date(2025, 6, 15), date(2025, 6, 15), SENDER, TRACKING).set_index(
+        ["customer_id", "channel"]
+    )
+    assert listed.loc[("c1", "sms"), "body"].endswith("담아 두신 향수 고민되시죠?\n무료수신거부 080-123-4567")
+    assert listed.loc[("c2", "email"), "body"].startswith("담아 두신 상품, 고민되시죠?")
+    blank = listed.loc[("c2", "sms")]
+    assert pd.isna(blank["body"])
+    assert blank["render_error"] == (
+        "empty_value: templates.sms.body: product_name is empty for this customer, and the template has no"
+        " wording for that case (not sent)"
+    )
+    assert not listed["body"].dropna().str.contains("  ").any()

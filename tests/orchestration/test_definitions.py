@@ -10,6 +10,7 @@ from orchestration.lib.partitions import daily_partitions, days_of_window, dbt_v
 
 EXPECTED_GROUPS = {
     "ingest": {
+        "raw/consent_notices",
         "raw/consents",
         "raw/cs_chats",
         "raw/customers",
@@ -25,6 +26,7 @@ EXPECTED_GROUPS = {
         "ledger/suppressions",
     },
     "staging": {
+        "staging/stg_shop__consent_notices",
         "staging/stg_shop__consents",
         "staging/stg_shop__cs_chats",
         "staging/stg_shop__customers",
@@ -65,6 +67,7 @@ EXPECTED_GROUPS = {
         "sends/fct_send_decisions",
     },
     "audiences": {
+        "marts/fct_audience_consent_change_notice",
         "marts/fct_audience_consent_reconfirmation",
         "marts/fct_audience_help_offer",
         "marts/fct_audience_referral_offer",
@@ -75,6 +78,7 @@ EXPECTED_GROUPS = {
         "marts/fct_audience_win_back",
     },
     "campaigns": {
+        "send_list/consent_change_notice",
         "send_list/consent_reconfirmation",
         "send_list/help_offer",
         "send_list/referral_offer",

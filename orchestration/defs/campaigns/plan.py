@@ -21,6 +21,7 @@ from orchestration.campaigns.planning import (
 from orchestration.campaigns.policy import Decision, PolicyInputs, PolicyResult, plan
 from orchestration.campaigns.spec import load_campaigns
 from orchestration.defs.campaigns.send_lists import send_list_key
+from orchestration.lib.figures import of_day, report_days
 from orchestration.lib.partitions import daily_partitions, days_between, window_backfill, window_days
 from orchestration.lib.resources import ChannelsResource, WarehouseResource
 from orchestration.settings import load_settings
@@ -174,8 +175,18 @@ def send_plan(
             f" {row.baseline}); release with `dangol approve --campaign {row.campaign_id} --date {row.as_of_date}`"
             " (or --reject), then rerun the day"
         )
-    yield dg.MaterializeResult(asset_key=PLANNED_RENDERED_KEY, metadata=metadata)
-    yield dg.MaterializeResult(
+    # Each day of the window its own figures; the window's result keeps only the window.
+    days = {day: plan_metadata(of_day_result(result, day), names, day, day) for day in days_between(first, last)}
+    report_days(context, days.__getitem__, asset_key=PLANNED_RENDERED_KEY)
+    report_days(
+        context,
+        lambda day: {k: days[day][k] for k in ("audience_size", "by_exclusion_reason")},
         asset_key=DECISIONS_RAW_KEY,
-        metadata={"decisions": len(result.decisions), "by_exclusion_reason": metadata["by_exclusion_reason"]},
     )
+    yield dg.MaterializeResult(asset_key=PLANNED_RENDERED_KEY, metadata={"window": metadata["window"]})
+    yield dg.MaterializeResult(asset_key=DECISIONS_RAW_KEY, metadata={"window": metadata["window"]})
+
+
+def of_day_result(result: PolicyResult, day: object) -> PolicyResult:
+    """The part of a window's plan that is one day's."""
+    return PolicyResult(*(of_day(frame, day) for frame in (result.decisions, result.planned, result.campaign_days)))

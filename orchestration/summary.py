@@ -6,16 +6,17 @@ from datetime import date
 
 import duckdb
 
-from orchestration.lib.warehouse import connect
+from orchestration.lib.warehouse import connect, scalar
 from orchestration.settings import load_settings
 
 
 def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
     return bool(
-        con.execute(
+        scalar(
+            con,
             "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
             [schema, table],
-        ).fetchone()[0]
+        )
     )
 
 
@@ -64,7 +65,7 @@ def print_summary(day: date, *, dry_run: bool) -> None:
     with connect(settings.warehouse, read_only=True, timezone=settings.timezone) as con:
         print(f"\n=== dangol: {day} (shop time {settings.timezone}) ===")
         if _table_exists(con, "marts", "dim_customers"):
-            total = con.execute("select count(*) from marts.dim_customers").fetchone()[0]
+            total = scalar(con, "select count(*) from marts.dim_customers")
             print(f"customers: {total:,}")
             print("segments (lifecycle stage):")
             for stage, n in con.execute(

@@ -88,8 +88,8 @@ class PolicyConfig(_Strict):
     guard: GuardSettings = GuardSettings()
     prices_krw: dict[MessageType, float] = Field(
         default_factory=lambda: {
-            MessageType.SMS: 12,
-            MessageType.LMS: 39,
+            MessageType.SMS: 12.0,
+            MessageType.LMS: 39.0,
             MessageType.ALIMTALK: 10,
             MessageType.EMAIL: 1,
             MessageType.APP_PUSH: 0,

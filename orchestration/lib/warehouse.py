@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import fcntl
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -85,3 +86,11 @@ def connect(
             yield con
         finally:
             con.close()
+
+
+def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[object] | None = None) -> Any:
+    """The single value of a query that returns one row (a count, a max): one way to read it, typed."""
+    row = con.execute(sql, params).fetchone()
+    if row is None:
+        raise LookupError(f"the query returned no row: {sql.split()[0]} ...")
+    return row[0]

@@ -18,6 +18,7 @@ import pandas as pd
 
 from channels.ledger import Ledger, State
 from orchestration.campaigns.config import PolicyConfig
+from orchestration.campaigns.handoff import DELIVERIES_DDL, REFUSED
 from orchestration.campaigns.policy import (
     CAMPAIGN_DAY_COLUMNS,
     DECISION_COLUMNS,
@@ -126,7 +127,9 @@ where orders.is_paid and orders.ordered_at < ?
 
 
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """The plan's tables, and the delivery record fct_send_decisions reads the hand-off's refusals from."""
     con.execute(PLAN_DDL)
+    con.execute(DELIVERIES_DDL)
 
 
 def read_send_lists(
@@ -236,6 +239,11 @@ def write_plan(con: duckdb.DuckDBPyConnection, first: date, last: date, result: 
     _replace(con, "planned_sends_rendered", result.planned[PLANNED_COLUMNS].assign(planned_at=now), first, last)
     _replace(con, "send_decisions_raw", result.decisions[DECISION_COLUMNS].assign(decided_at=now), first, last)
     _replace(con, "campaign_days", result.campaign_days[CAMPAIGN_DAY_COLUMNS].assign(decided_at=now), first, last)
+    # A new plan is judged again at its hand-off: the old plan's refusals (expired, blocked) no longer apply.
+    con.execute(
+        f"delete from sends.deliveries where send_date between ? and ? and state in ({', '.join('?' * len(REFUSED))})",
+        [first, last, *(str(v) for v in REFUSED)],
+    )
     con.execute("commit")
 
 

@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from orchestration.lib.clock import ClockResource
 from orchestration.lib.dbt import dbt_cli_resource
 from orchestration.lib.resources import ChannelsResource, WarehouseResource
 from orchestration.settings import load_settings
@@ -19,5 +20,6 @@ def resources() -> dg.Definitions:
                 outbox_dir=str(settings.outbox_dir),
                 ledger_path=str(settings.ledger),
             ),
+            "clock": ClockResource(timezone=settings.timezone),
         }
     )

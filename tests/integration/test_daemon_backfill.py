@@ -1,5 +1,6 @@
 """A backfill launched through the real Dagster daemon and a nightly CLI run, at the same time, on the same
-DuckDB file: neither may fail on the warehouse lock, and every day gets its send list."""
+DuckDB file: neither may fail on the warehouse lock, every day gets its send list, and nothing planned for
+a past day is sent (the backfill plans only; the CLI run's sends are long past their time)."""
 
 from __future__ import annotations
 
@@ -85,7 +86,11 @@ def test_daemon_backfill_and_nightly_run_share_the_warehouse(shop_env: ShopEnv) 
         daemon.wait(timeout=60)
 
     with duckdb.connect(str(shop_env.warehouse), read_only=True) as con:
-        sent = con.execute(
-            "select send_date, count(*), count(distinct send_key) from sends.deliveries group by 1"
+        handed = con.execute(
+            "select send_date, state, count(*), count(distinct send_key) from sends.deliveries group by 1, 2 order by 1"
         ).fetchall()
-    assert sent == [(D, len(expected), len(expected))]
+        modes = dict(con.execute("select first_day, mode from sends.delivery_runs").fetchall())
+    assert modes == {first: "plan", D: "send"}
+    assert {state for _, state, _, _ in handed} == {"expired"}
+    assert (D, "expired", len(expected), len(expected)) in handed
+    assert not shop_env.outbox_jsonl.exists()

@@ -32,7 +32,7 @@ import queue
 import random
 import time
 import uuid
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -43,44 +43,10 @@ from channels.errors import ChannelConfigError, ChannelError, TransientChannelEr
 from channels.ledger import SENDABLE_STATES, Ledger, State, SuppressionKind, address_hash
 from channels.masking import mask_address, mask_text
 from channels.models import Message, Outcome, Purpose, SendResult
+from channels.report import DeliveryReport
 from channels.transport import limiter_for, short_gil_slices
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class DeliveryReport:
-    """What one delivery pass did.
-
-    `outcomes` counts messages by the ledger state this pass left them in (accepted, failed, retry,
-    unknown, and claimed: possibly sent to a deduplicating provider, to be re-sent under the same key
-    by the next run); `skipped_already_sent` counts keys a previous pass had settled.
-    """
-
-    planned: int = 0
-    skipped_already_sent: int = 0
-    outcomes: Counter[str] = field(default_factory=Counter)
-    suppressed: int = 0
-    resent_after_crash: int = 0
-    requests: int = 0
-    retries: int = 0
-    stopped: str | None = None
-
-    @property
-    def accepted(self) -> int:
-        return self.outcomes[str(State.ACCEPTED)]
-
-    @property
-    def failed(self) -> int:
-        return self.outcomes[str(State.FAILED)]
-
-    @property
-    def unknown(self) -> int:
-        return self.outcomes[str(State.UNKNOWN)]
-
-    @property
-    def pending_retry(self) -> int:
-        return self.outcomes[str(State.RETRY)]
 
 
 @dataclass
@@ -133,7 +99,7 @@ def deliver(
     for m in messages:
         if m.channel not in adapter.channels:
             raise ValueError(f"adapter {adapter.name} does not send {m.channel} (message {m.key})")
-    workers = max(1, concurrency or adapter.concurrency)
+    workers = max(1, concurrency or adapter.limits.concurrency)
     threshold = outage_threshold or max(6, 2 * workers)
 
     keys = [m.key for m in messages]
@@ -154,17 +120,21 @@ def deliver(
             continue
         seen.add(m.key)
         state = states.get(m.key, State.PLANNED)
+        kind = suppressions.get((str(m.channel), address_hash(m.address))) if suppressions else None
+        barred = kind is SuppressionKind.PERMANENT or (kind is SuppressionKind.OPTED_OUT and m.purpose is Purpose.AD)
         if state in SENDABLE_STATES:
-            kind = suppressions.get((str(m.channel), address_hash(m.address))) if suppressions else None
-            if kind is SuppressionKind.PERMANENT or (kind is SuppressionKind.OPTED_OUT and m.purpose is Purpose.AD):
+            if barred:
                 blocked.append(m.key)
             else:
                 todo.append(m)
         elif state is State.CLAIMED:
             claim = claimed.get(m.key)
-            window = adapter.dedupe_window_seconds
+            window = adapter.limits.dedupe_window_seconds
+            # Suppressed since it was claimed: a resend could be its first send, to an address that
+            # must not get it; whether the first attempt went is for a person.
             if (
-                adapter.deduplicates_by_key
+                not barred
+                and adapter.limits.deduplicates_by_key
                 and claim is not None
                 and (window is None or (now_wall - claim.claimed_at).total_seconds() < window * 0.9)
             ):
@@ -195,17 +165,17 @@ def deliver(
     # already held four days of one campaign (240,000 rows), batches of shuffled keys cost SQLite 19.5 us
     # per row and batches of consecutive keys 1.65 us (each shuffled key dirtied a page of its own).
     todo.sort(key=_KEY)
-    for i in range(0, len(todo), adapter.batch_size):
-        ready.append(_new_batch(todo[i : i + adapter.batch_size]))
+    for i in range(0, len(todo), adapter.limits.batch_size):
+        ready.append(_new_batch(todo[i : i + adapter.limits.batch_size]))
 
     address_of = {m.key: (str(m.channel), m.address) for m in messages}
     message_of = {m.key: m for m in messages}
-    limiter = limiter_for(adapter.limiter_key, adapter.rate_per_second)
+    limiter = limiter_for(adapter.limiter_key, adapter.limits.rate_per_second)
 
     # Batch APIs: each worker claims its batch and records its answers itself, so the ledger's commits
     # overlap other batches' requests instead of queueing behind the GIL in this thread. One-message
     # APIs: this thread claims and records many requests per commit (group commit).
-    worker_side = adapter.batch_size > 1
+    worker_side = adapter.limits.batch_size > 1
 
     def resend_same_key(r: SendResult, batch: _Batch) -> bool:
         """Keep the message claimed under this batch id, to go again with the same idempotency key.
@@ -215,7 +185,7 @@ def deliver(
         Such messages are never recorded as `retry` (a later run would send them under a new key): they
         stay claimed, and the next run re-sends them under this key or, past the provider's window,
         calls them unknown."""
-        return adapter.deduplicates_by_key and (
+        return adapter.limits.deduplicates_by_key and (
             r.outcome is Outcome.UNKNOWN or (batch.ambiguous and r.outcome in (Outcome.RETRY, Outcome.CONFIG_ERROR))
         )
 
@@ -234,12 +204,7 @@ def deliver(
         limiter.acquire(1)
         failure: BaseException | None = None
         try:
-            # Only an adapter whose provider deduplicates needs the key; others keep the plain signature
-            # (adapters written against `send(messages)` stay valid).
-            if adapter.deduplicates_by_key:
-                results = adapter.send(batch.messages, idempotency_key=batch.batch_id)
-            else:
-                results = adapter.send(batch.messages)
+            results = adapter.send(batch.messages, idempotency_key=batch.batch_id)
         except ChannelConfigError as exc:
             results = [SendResult(m.key, Outcome.CONFIG_ERROR, reason=str(exc)) for m in batch.messages]
         except Exception as exc:  # a bug or an unexpected library error: the request's fate is unknown
@@ -431,8 +396,8 @@ def deliver(
                         )
                 if retry:
                     report.retries += len(retry)
-                    for i in range(0, len(retry), adapter.batch_size):
-                        nb = _new_batch(retry[i : i + adapter.batch_size], batch.attempt + 1)
+                    for i in range(0, len(retry), adapter.limits.batch_size):
+                        nb = _new_batch(retry[i : i + adapter.limits.batch_size], batch.attempt + 1)
                         heapq.heappush(delayed, (time.monotonic() + wait_for, next(seq), nb))
                 if same_key_again:
                     report.retries += len(same_key_again)

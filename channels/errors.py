@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from channels.delivery import DeliveryReport
+from channels.report import DeliveryReport
 
 
 class ChannelError(Exception):

@@ -20,12 +20,20 @@ Channel extras travel in `Message.data` (all values are strings):
   (SMS/LMS text if the recipient cannot get alimtalk; default: the body);
 * app_push / web_push: `subject` is the title; `link`, `image`, any other key goes into the data payload;
 * webhook: every key is copied into the event's `data` object.
+
+A personalised message may also carry its `template` (the text its campaign's messages share, with
+`{{key}}` placeholders) and its own `params`: batch APIs then send the template once per request with
+per-recipient values instead of one request per distinct body. `body` stays the rendered text.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+
+PLACEHOLDER = re.compile(r"\{\{([A-Za-z_][A-Za-z0-9_.]*)\}\}")
 
 
 class Channel(StrEnum):
@@ -54,11 +62,34 @@ class Outcome(StrEnum):
 
 
 @dataclass(frozen=True)
+class Template:
+    """The text a campaign's personalised messages share: `body` and `subject` with `{{key}}`
+    placeholders that each message's `params` fill.
+
+    The planner hands one over only when `fill(params)` gives exactly the message's body and subject,
+    so an adapter may send the template with the values instead of the rendered text; an adapter
+    re-checks that its provider's own substitution gives the same text before it does.
+    """
+
+    body: str
+    subject: str | None = None
+
+    def fill(self, params: Mapping[str, str]) -> tuple[str, str | None]:
+        """Body and subject with each `{{key}}` of `params` replaced (one pass; unknown keys stay)."""
+        return fill(self.body, params), None if self.subject is None else fill(self.subject, params)
+
+
+def fill(text: str, params: Mapping[str, str]) -> str:
+    return PLACEHOLDER.sub(lambda m: params.get(m.group(1), m.group(0)), text)
+
+
+@dataclass(frozen=True)
 class Message:
     """One fully rendered message for one recipient on one channel.
 
     `key` is the idempotency key planned upstream: the ledger refuses to send a key twice.
-    `address` is the channel address (see the module docstring).
+    `address` is the channel address (see the module docstring). `template` and `params`, when set,
+    are the shared text and this recipient's values that give `body` and `subject` (see `Template`).
     """
 
     key: str
@@ -70,6 +101,8 @@ class Message:
     body: str
     subject: str | None = None
     data: dict[str, str] = field(default_factory=dict)
+    template: Template | None = None
+    params: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

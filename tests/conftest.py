@@ -23,9 +23,12 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.basetemp = tempfile.mkdtemp(prefix="dangol-pytest-")
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="session")
 def dbt_manifest() -> Path:
-    """Parse dbt once per session, before any test loads the Dagster definitions."""
+    """Parse dbt once per session, before any test loads the Dagster definitions.
+
+    Only the folders whose tests load the definitions or run dbt ask for it (their conftest.py), so
+    `pytest tests/channels` starts at once."""
     from orchestration.lib.dbt import prepare_manifest
 
     return prepare_manifest()

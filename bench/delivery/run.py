@@ -3,6 +3,11 @@ bare loop (requests / smtplib, same concurrency, no classification, no ledger) a
 in the same run, plus the ledger's overhead (our loop with and without the SQLite ledger).
 
     python -m bench.delivery [--latency-ms 20] [--repeat 3] [--adapters fcm,sendgrid] [--quick]
+                             [--rendered-bodies]
+
+The messages are personalised like the planner's (names, coupon codes, unsubscribe links: no two
+bodies are equal), SMS and email with their campaign's template and each customer's values;
+`--rendered-bodies` drops the templates, as before batch APIs filled them (one request per body).
 
 The fakes run in a separate process (`python -m channels.fakes`), so client and servers use
 different cores and the fake is not the bottleneck. Figures are medians of `--repeat` runs; results
@@ -13,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import os
 import smtplib
@@ -35,6 +41,7 @@ from py_vapid import Vapid02
 from pywebpush import WebPusher
 from requests.adapters import HTTPAdapter
 
+from channels.adapters.nhn_sms import nhn_template
 from channels.adapters.webhook import sign
 from channels.base import Adapter
 from channels.delivery import deliver
@@ -104,6 +111,8 @@ def bare(name: str, desc: dict[str, Any], batch: list[Message], concurrency: int
     session = requests.Session()
     session.mount("http://", HTTPAdapter(pool_maxsize=concurrency, max_retries=0))
     chunks = [batch[i : i + 1000] for i in range(0, len(batch), 1000)]
+    if batch and batch[0].template is None and len({m.body for m in batch[:2]}) > 1:
+        chunks = [[m] for m in batch]  # personalised bodies without a template: one request each
     if name == "sendgrid":
 
         def post(chunk: list[Message]) -> None:
@@ -118,11 +127,16 @@ def bare(name: str, desc: dict[str, Any], batch: list[Message], concurrency: int
     elif name == "nhn_sms":
 
         def post(chunk: list[Message]) -> None:
+            template = chunk[0].template
             body = {
-                "body": chunk[0].body,
+                "body": nhn_template(template.body) if template else chunk[0].body,
                 "sendNo": d["send_no"],
                 "senderGroupingKey": chunk[0].campaign_id,
-                "recipientList": [{"recipientNo": m.address, "recipientGroupingKey": m.key} for m in chunk],
+                "recipientList": [
+                    {"recipientNo": m.address, "recipientGroupingKey": m.key}
+                    | ({"templateParameter": {k.replace(".", "_"): v for k, v in m.params.items()}} if template else {})
+                    for m in chunk
+                ],
             }
             r = session.post(
                 f"{d['base_url']}/sms/v3.0/appKeys/{d['app_key']}/sender/ad-sms",
@@ -223,11 +237,13 @@ def reset(desc: dict[str, Any]) -> None:
         requests.post(url + "/_fake/reset", timeout=10)
 
 
-def measure(name: str, desc: dict[str, Any], n: int, repeat: int, workdir: Path) -> dict[str, Any]:
+def measure(
+    name: str, desc: dict[str, Any], n: int, repeat: int, workdir: Path, rendered_bodies: bool = False
+) -> dict[str, Any]:
     rates: dict[str, list[float]] = {"bare": [], "ours_no_ledger": [], "ours": []}
     adapters: dict[str, Adapter] = adapters_from_description(desc)
     adapter = apply_limits(adapters[name])  # DANGOL_<ADAPTER>_CONCURRENCY / _RATE_PER_SECOND, as in production
-    concurrency = adapter.concurrency
+    concurrency = adapter.limits.concurrency
     with adapter:
         warm = messages(name, min(n, 2000), desc, campaign_id="warm")
         deliver(warm, adapter, NullLedger())
@@ -238,6 +254,8 @@ def measure(name: str, desc: dict[str, Any], n: int, repeat: int, workdir: Path)
             for kind in kinds if rep % 2 == 0 else kinds[::-1]:
                 reset(desc)
                 batch = messages(name, n, desc, campaign_id=f"{kind}-{rep}-{time.time_ns()}")
+                if rendered_bodies:
+                    batch = [dataclasses.replace(m, template=None, params={}) for m in batch]
                 ledger = Ledger(workdir / f"{name}-{rep}.sqlite") if kind == "ours" else NullLedger()
                 started = time.perf_counter()
                 if kind == "bare":
@@ -301,6 +319,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--single", type=int, default=4000, help="messages per run, one-per-request APIs")
     parser.add_argument("--batch", type=int, default=60000, help="recipients per run, batch APIs")
     parser.add_argument("--quick", action="store_true", help="small runs, for a smoke test")
+    parser.add_argument("--rendered-bodies", action="store_true", help="personalised messages without their templates")
     args = parser.parse_args(argv)
     if args.quick:
         args.single, args.batch, args.repeat = 300, 3000, 1
@@ -310,7 +329,7 @@ def main(argv: list[str] | None = None) -> None:
         for name in args.adapters.split(","):
             with _fakes(args.latency_ms) as desc:
                 n = args.single if name in SINGLE else args.batch
-                result = measure(name, desc, n, args.repeat, Path(tmp))
+                result = measure(name, desc, n, args.repeat, Path(tmp), args.rendered_bodies)
             results.append(result)
             print(json.dumps(result), file=sys.stderr, flush=True)
     cores = os.cpu_count()

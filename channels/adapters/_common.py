@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 import requests
 
 from channels.base import Adapter
+from channels.errors import ChannelConfigError
 from channels.masking import mask_text
 from channels.models import Message, Outcome, Purpose, SendResult
 from channels.transport import new_session, parse_retry_after, request_was_sent
@@ -24,6 +25,37 @@ AD_OPT_OUT = re.compile(r"무료\s*(수신\s*)?거부\s*[:：]?\s*080[-\s]?\d{3,
 SMS_BYTES = 90
 LMS_BYTES = 2000
 LMS_TITLE_BYTES = 40
+
+
+def required(environ: Mapping[str, str], name: str, adapter: str) -> str:
+    """A variable the adapter cannot work without: missing or empty stops this channel only, and the
+    error names the variable (never a value)."""
+    value = environ.get(name, "")
+    if not value.strip():
+        raise ChannelConfigError(f"{adapter}: environment variable {name} is not set")
+    return value
+
+
+def flag(environ: Mapping[str, str], name: str, adapter: str, default: bool) -> bool:
+    """A yes/no variable (1/0, true/false, yes/no, on/off); anything else is a configuration error."""
+    value = environ.get(name, "").strip().lower()
+    if not value:
+        return default
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ChannelConfigError(f"{adapter}: {name} must be true or false, got {value!r}")
+
+
+def number(environ: Mapping[str, str], name: str, adapter: str, default: float) -> float:
+    value = environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise ChannelConfigError(f"{adapter}: {name} must be a number, got {value!r}") from None
 
 
 def reason(text: object, limit: int = 300) -> str:
@@ -160,7 +192,7 @@ class HttpAdapter(Adapter):
     @property
     def session(self) -> requests.Session:
         if self._session is None:
-            self._session = new_session(max(self.concurrency, 4))
+            self._session = new_session(max(self.limits.concurrency, 4))
         return self._session
 
     def open(self) -> None:

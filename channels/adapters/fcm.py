@@ -1,15 +1,18 @@
 """App push through Firebase Cloud Messaging HTTP v1: one message per request, so concurrency and a
 pooled keep-alive session do the work a batch endpoint used to.
 
-Environment (secrets come from here only): `FCM_SERVICE_ACCOUNT_JSON` (the service account key's
-JSON text, not a path), `FCM_PROJECT_ID` (optional, default: the key's project), `FCM_BASE_URL` and
-`FCM_TOKEN_URI` (optional; tests and the demo point them at the local fake).
+Environment (secrets come from here only): the service account key as JSON text in
+`FCM_SERVICE_ACCOUNT_JSON`, or as a file in `FCM_SERVICE_ACCOUNT_FILE` (a path, e.g. a mounted
+secret), `FCM_PROJECT_ID` (optional, default: the key's project), `FCM_BASE_URL` and `FCM_TOKEN_URI`
+(optional; tests and the demo point them at the local fake).
 
 Auth is google-auth's real service-account flow: a JWT signed with the key is exchanged at the token
 URI for an access token, refreshed under a lock when it expires and once more on a 401. Errors are
 classified from the body's `FcmError.errorCode`: UNREGISTERED (and a token-shaped INVALID_ARGUMENT or
 SENDER_ID_MISMATCH) suppress the token; QUOTA_EXCEEDED / UNAVAILABLE / INTERNAL retry;
-THIRD_PARTY_AUTH_ERROR and 403 PERMISSION_DENIED stop the channel. FCM has no idempotency key.
+THIRD_PARTY_AUTH_ERROR and 403 PERMISSION_DENIED stop the channel. An error body that is not FCM's
+(a proxy or load balancer in front answering `{"error": "..."}`) is classified by its HTTP status.
+FCM has no idempotency key.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import os
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 import requests
@@ -27,6 +31,8 @@ from google.auth.transport.requests import Request as GoogleRequest
 from google.oauth2 import service_account
 
 from channels.adapters._common import AD_PREFIX, HttpAdapter, exception_results, reason, retry_after
+from channels.base import Limits
+from channels.errors import ChannelConfigError
 from channels.models import Channel, Message, Outcome, Purpose, SendResult
 
 SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
@@ -47,20 +53,50 @@ class FcmConfig:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> FcmConfig:
         return cls(
-            service_account_info=json.loads(environ["FCM_SERVICE_ACCOUNT_JSON"]),
+            service_account_info=service_account_from_env(environ),
             project_id=environ.get("FCM_PROJECT_ID") or None,
             base_url=environ.get("FCM_BASE_URL", "https://fcm.googleapis.com"),
             token_uri=environ.get("FCM_TOKEN_URI") or None,
         )
 
 
+def service_account_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
+    """The key from `FCM_SERVICE_ACCOUNT_JSON` (text) or `FCM_SERVICE_ACCOUNT_FILE` (a path); errors
+    name the variable, never the key."""
+    text, name = environ.get("FCM_SERVICE_ACCOUNT_JSON", ""), "FCM_SERVICE_ACCOUNT_JSON"
+    if text.strip() and environ.get("FCM_SERVICE_ACCOUNT_FILE", "").strip():
+        raise ChannelConfigError("fcm: set FCM_SERVICE_ACCOUNT_JSON or FCM_SERVICE_ACCOUNT_FILE, not both")
+    if not text.strip():
+        name = "FCM_SERVICE_ACCOUNT_FILE"
+        path = environ.get(name, "")
+        if not path.strip():
+            raise ChannelConfigError(
+                "fcm: set FCM_SERVICE_ACCOUNT_JSON (the key) or FCM_SERVICE_ACCOUNT_FILE (its path)"
+            )
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ChannelConfigError(f"fcm: {name} cannot be read: {type(exc).__name__}") from None
+    try:
+        info = json.loads(text)
+    except ValueError:
+        raise ChannelConfigError(f"fcm: {name} is not a service account key (not JSON)") from None
+    if not isinstance(info, dict) or not info.get("private_key") or not info.get("client_email"):
+        raise ChannelConfigError(f"fcm: {name} is not a service account key (no private_key/client_email)")
+    return info
+
+
 class FcmAdapter(HttpAdapter):
     name: ClassVar[str] = "fcm"
     channels: ClassVar[frozenset[Channel]] = frozenset({Channel.APP_PUSH})
-    batch_size: ClassVar[int] = 1  # the v1 API sends one message per request
-    rate_per_second: ClassVar[float | None] = 10_000.0  # 600k/min per project
-    concurrency: ClassVar[int] = 32
-    max_body_bytes: ClassVar[int | None] = MAX_PAYLOAD_BYTES
+    default_for: ClassVar[frozenset[Channel]] = frozenset({Channel.APP_PUSH})
+    limits = Limits(
+        batch_size=1,  # the v1 API sends one message per request
+        rate_per_second=10_000.0,  # 600k/min per project
+        concurrency=32,
+        max_body_bytes=MAX_PAYLOAD_BYTES,
+    )
+    Config: ClassVar[type[FcmConfig]] = FcmConfig
 
     def __init__(self, config: FcmConfig, session: requests.Session | None = None) -> None:
         super().__init__(session)
@@ -78,7 +114,7 @@ class FcmAdapter(HttpAdapter):
                 self._credentials.refresh(GoogleRequest(self.session))
             return str(self._credentials.token)
 
-    def send(self, messages: Sequence[Message], *, idempotency_key: str | None = None) -> list[SendResult]:
+    def send(self, messages: Sequence[Message], *, idempotency_key: str) -> list[SendResult]:
         return [self._send_one(m) for m in messages]
 
     def payload(self, m: Message) -> dict[str, Any]:
@@ -150,8 +186,11 @@ class FcmAdapter(HttpAdapter):
             error = response.json().get("error", {})
         except (ValueError, AttributeError):
             error = {}
-        error_code = next((d.get("errorCode") for d in error.get("details", []) if "errorCode" in d), None)
-        code = error_code or error.get("status") or str(status)
+        if not isinstance(error, dict):  # not FCM's shape: a proxy's {"error": "..."}
+            error = {"message": str(error)}
+        details = error.get("details") if isinstance(error.get("details"), list) else []
+        error_code = next((d.get("errorCode") for d in details if isinstance(d, dict) and "errorCode" in d), None)
+        code = str(error_code or error.get("status") or status)
         text = f"FCM {status} {code}: {reason(error.get('message', ''))}"
         if code == "UNREGISTERED" or status == 404:
             return SendResult(m.key, Outcome.PERMANENT, reason=text, code=code)

@@ -17,7 +17,13 @@ suppresses the number on this channel) for the planner to re-route.
 Idempotency: every request carries `X-NC-API-IDEMPOTENCY-KEY`, derived from the delivery loop's batch
 id and the request's recipients, so a request whose answer was lost is sent again with the same key
 and NHN answers -1005 instead of sending twice. NHN remembers keys for 10 minutes
-(`dedupe_window_seconds`); a claim older than that is treated as unknown.
+(`dedupe_window_seconds`); a claim older than that is treated as unknown. NHN remembers the key of a
+request it refused as well, so -1005 only says "this key was used": the request's `senderGroupingKey`
+is the same key, and the adapter asks the message list which recipients that request registered
+(accepted) and which it did not (retry, under the same key).
+
+Codes: -4019, 1020 and 3008 are invalid numbers (suppressed on this channel); -2019 is content over
+1,300 characters once the parameters are filled in (the message, not the number, is at fault).
 """
 
 from __future__ import annotations
@@ -28,7 +34,9 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
 
 import requests
 
@@ -41,18 +49,21 @@ from channels.adapters._common import (
     cp949_len,
     exception_results,
     reason,
+    required,
     results,
     status_results,
     truncate_cp949,
 )
+from channels.base import Limits
 from channels.models import Channel, Message, Outcome, Purpose, SendResult
 
 IDEMPOTENCY_HEADER = "X-NC-API-IDEMPOTENCY-KEY"
-REPLAYED = -1005  # same idempotency key within 10 minutes: the first request was accepted
+REPLAYED = -1005  # same idempotency key within 10 minutes: whether that request was accepted is asked
 CONFIG_CODES = frozenset({-1000, -1001, -1002, -1003, -1004, -1006, -1007, -1008, -3005, -3016, 3016})
 RETRY_CODES = frozenset({-9999})
 FALLBACK_CODES = frozenset({3018, 3019, 3020})
-ADDRESS_CODES = frozenset({3008, -2019})
+ADDRESS_CODES = frozenset({-4019, 1020, 3008})  # invalid recipient number (API, Kakao)
+SEOUL = ZoneInfo("Asia/Seoul")  # the list API's dates are the provider's local time
 
 
 @dataclass(frozen=True)
@@ -66,9 +77,9 @@ class NhnAlimtalkConfig:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> NhnAlimtalkConfig:
         return cls(
-            app_key=environ["NHN_KAKAO_APP_KEY"],
-            secret_key=environ["NHN_KAKAO_SECRET_KEY"],
-            sender_key=environ["NHN_KAKAO_SENDER_KEY"],
+            app_key=required(environ, "NHN_KAKAO_APP_KEY", "nhn_alimtalk"),
+            secret_key=required(environ, "NHN_KAKAO_SECRET_KEY", "nhn_alimtalk"),
+            sender_key=required(environ, "NHN_KAKAO_SENDER_KEY", "nhn_alimtalk"),
             fallback_send_no=environ.get("NHN_KAKAO_FALLBACK_SEND_NO") or None,
             base_url=environ.get("NHN_KAKAO_BASE_URL", "https://kakaotalk-bizmessage.api.nhncloudservice.com"),
         )
@@ -104,19 +115,23 @@ def _resend_parameter(text: str, subject: str | None, send_no: str | None) -> di
 class NhnAlimtalkAdapter(HttpAdapter):
     name: ClassVar[str] = "nhn_alimtalk"
     channels: ClassVar[frozenset[Channel]] = frozenset({Channel.KAKAO})
-    batch_size: ClassVar[int] = 1000
-    rate_per_second: ClassVar[float | None] = None
-    concurrency: ClassVar[int] = 4
-    deduplicates_by_key: ClassVar[bool] = True
-    dedupe_window_seconds: ClassVar[float | None] = 600.0
-    max_body_bytes: ClassVar[int | None] = 1000 * 3  # 1,000 characters including variables
+    default_for: ClassVar[frozenset[Channel]] = frozenset({Channel.KAKAO})
+    limits = Limits(
+        batch_size=1000,
+        rate_per_second=None,
+        concurrency=4,
+        deduplicates_by_key=True,
+        dedupe_window_seconds=600.0,
+        max_body_bytes=1000 * 3,  # 1,000 characters including variables
+    )
+    Config: ClassVar[type[NhnAlimtalkConfig]] = NhnAlimtalkConfig
 
     def __init__(self, config: NhnAlimtalkConfig, session: requests.Session | None = None) -> None:
         super().__init__(session)
         self.config = config
         self.base_url = config.base_url.rstrip("/")
 
-    def send(self, messages: Sequence[Message], *, idempotency_key: str | None = None) -> list[SendResult]:
+    def send(self, messages: Sequence[Message], *, idempotency_key: str) -> list[SendResult]:
         out: dict[str, SendResult] = {}
         groups: dict[str, list[tuple[Message, dict[str, Any]]]] = {}
         for m in messages:
@@ -179,13 +194,16 @@ class NhnAlimtalkAdapter(HttpAdapter):
     ) -> list[SendResult]:
         messages = [m for m, _ in group]
         headers = {"X-Secret-Key": self.config.secret_key}
-        if batch_key:
-            headers[IDEMPOTENCY_HEADER] = request_idempotency_key(batch_key, [m.key for m in messages])
-        payload = {
+        payload: dict[str, Any] = {
             "senderKey": self.config.sender_key,
             "templateCode": template_code,
             "recipientList": [r for _, r in group],
         }
+        request_key = None
+        if batch_key:
+            request_key = request_idempotency_key(batch_key, [m.key for m in messages])
+            headers[IDEMPOTENCY_HEADER] = request_key
+            payload["senderGroupingKey"] = request_key  # what the message list is asked by after a -1005
         url = f"{self.base_url}/alimtalk/v2.3/appkeys/{self.config.app_key}/messages"
         try:
             response = self.session.post(url, json=payload, headers=headers, timeout=self.timeout)
@@ -200,13 +218,8 @@ class NhnAlimtalkAdapter(HttpAdapter):
             return results(messages, Outcome.UNKNOWN, reason="unreadable answer", code="body")
         if not header.get("isSuccessful"):
             code = int(header.get("resultCode", -9999))
-            if code == REPLAYED:
-                return results(
-                    messages,
-                    Outcome.ACCEPTED,
-                    reason="already accepted (idempotency key replayed)",
-                    code=str(code),
-                )
+            if code == REPLAYED and request_key:
+                return self.registered(messages, request_key)
             return [self._classify(m.key, code, header.get("resultMessage", ""), None) for m in messages]
         data = answer.get("message") or {}
         by_key = {r.get("recipientGroupingKey"): r for r in data.get("sendResults") or []}
@@ -224,6 +237,68 @@ class NhnAlimtalkAdapter(HttpAdapter):
                         data.get("requestId"),
                     )
                 )
+        return out
+
+    def registered(self, messages: Sequence[Message], request_key: str) -> list[SendResult]:
+        """What NHN registered under `request_key`, asked from the message list (after a -1005).
+
+        A listed recipient was accepted by the earlier request; one not listed was not (that request
+        was refused, or left it out), so it is sent again, under the same key. When the list cannot be
+        read, the answer stays unknown.
+        """
+        now = datetime.now(SEOUL)
+        params: dict[str, str | int] = {
+            "senderGroupingKey": request_key,
+            # The key is remembered for 10 minutes: the request it names is at most that old.
+            "startRequestDate": (now - timedelta(minutes=15)).strftime("%Y-%m-%d %H:%M"),
+            "endRequestDate": (now + timedelta(minutes=1)).strftime("%Y-%m-%d %H:%M"),
+            "pageSize": 1000,
+        }
+        url = f"{self.base_url}/alimtalk/v2.3/appkeys/{self.config.app_key}/messages"
+        found: dict[str, dict[str, Any]] = {}
+        page = 1
+        while True:
+            try:
+                response = self.session.get(
+                    url,
+                    params=params | {"pageNum": page},
+                    headers={"X-Secret-Key": self.config.secret_key},
+                    timeout=self.timeout,
+                )
+                answer = response.json()
+                if response.status_code != 200 or not answer["header"]["isSuccessful"]:
+                    raise ValueError("list refused")
+                listed = answer["messageSearchResultResponse"]
+                entries = listed.get("messages") or []
+            except (requests.RequestException, ValueError, KeyError, TypeError) as exc:
+                return results(
+                    messages,
+                    Outcome.UNKNOWN,
+                    reason=f"idempotency key replayed (-1005); message list unreadable: {type(exc).__name__}",
+                    code=str(REPLAYED),
+                )
+            for entry in entries:
+                found[str(entry.get("recipientGroupingKey"))] = entry
+            if not entries or page * 1000 >= int(listed.get("totalCount") or 0):
+                break
+            page += 1
+        out = []
+        for m in messages:
+            entry = found.get(m.key)
+            if entry is None:
+                out.append(
+                    SendResult(
+                        m.key,
+                        Outcome.RETRY,
+                        reason="idempotency key replayed (-1005) but the provider has no such message",
+                        code=str(REPLAYED),
+                    )
+                )
+            elif entry.get("messageStatus") == "FAILED" and str(entry.get("resultCode") or "").lstrip("-").isdigit():
+                name = str(entry.get("resultCodeName") or "")
+                out.append(self._classify(m.key, int(entry["resultCode"]), name, None))
+            else:
+                out.append(SendResult(m.key, Outcome.ACCEPTED, provider_id=entry.get("requestId"), code=str(REPLAYED)))
         return out
 
     def _classify(self, key: str, code: int, message: str, request_id: str | None) -> SendResult:

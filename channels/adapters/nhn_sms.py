@@ -6,8 +6,16 @@ Environment (secrets come from here only): `NHN_SMS_APP_KEY`, `NHN_SMS_SECRET_KE
 Type by cp949 byte length: ≤ 90 bytes SMS, ≤ 2,000 bytes LMS (title ≤ 40 bytes, from the subject or
 the first line). Advertising goes to the ad endpoints, which NHN itself rejects (-6003) unless the
 body starts with `(광고)` and ends with a free 080 opt-out; the adapter checks the same before
-sending. One request carries one body for up to 1,000 recipients, so messages are grouped by
-identical content; our key rides along as `recipientGroupingKey` and comes back in receipts.
+sending. One request carries one body for up to 1,000 recipients; our key rides along as
+`recipientGroupingKey` and comes back in receipts.
+
+Personalised messages (a `Template` with per-recipient `params`) go as one request per template: the
+body and title carry `##key##` placeholders and each recipient its `templateParameter`, which NHN
+fills in. The adapter sends a template only when filling it the way NHN does gives exactly the
+message's rendered text (and the template itself has the ad form NHN checks); otherwise, and with
+`NHN_SMS_TEMPLATE_PARAMETERS=false`, messages are grouped by identical rendered text. NHN documents
+`templateParameter` beside `templateId` (a template registered in its console); confirm against the
+account that free-text bodies are filled too before relying on it (`false` is the safe setting).
 
 NHN answers HTTP 200 even on errors: the request verdict is `header.resultCode`, each recipient's
 is in `body.data.sendResultList`. No idempotency key exists, so a lost answer is `unknown`.
@@ -16,7 +24,9 @@ is in `body.data.sendResultList`. No idempotency key exists, so a lost answer is
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -32,12 +42,15 @@ from channels.adapters._common import (
     ad_sms_form_ok,
     cp949_len,
     exception_results,
+    flag,
     reason,
+    required,
     results,
     status_results,
     truncate_cp949,
 )
-from channels.models import Channel, Message, Outcome, Purpose, SendResult
+from channels.base import Limits
+from channels.models import PLACEHOLDER, Channel, Message, Outcome, Purpose, SendResult
 
 # Request-level codes. Anything else that is negative and not listed is a permanent request problem.
 CONFIG_CODES = frozenset(
@@ -54,14 +67,16 @@ class NhnSmsConfig:
     secret_key: str = field(repr=False)
     send_no: str
     base_url: str = "https://sms.api.nhncloudservice.com"
+    template_parameters: bool = True  # send personalised messages as one template + per-recipient values
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> NhnSmsConfig:
         return cls(
-            app_key=environ["NHN_SMS_APP_KEY"],
-            secret_key=environ["NHN_SMS_SECRET_KEY"],
-            send_no=environ["NHN_SMS_SEND_NO"],
+            app_key=required(environ, "NHN_SMS_APP_KEY", "nhn_sms"),
+            secret_key=required(environ, "NHN_SMS_SECRET_KEY", "nhn_sms"),
+            send_no=required(environ, "NHN_SMS_SEND_NO", "nhn_sms"),
             base_url=environ.get("NHN_SMS_BASE_URL", "https://sms.api.nhncloudservice.com"),
+            template_parameters=flag(environ, "NHN_SMS_TEMPLATE_PARAMETERS", "nhn_sms", True),
         )
 
 
@@ -76,23 +91,28 @@ class SmsForm:
 
 def sms_form(m: Message, body: str | None = None) -> SmsForm | SendResult:
     """Choose SMS or LMS and the ad endpoint, or say why the message cannot go."""
-    text = (body if body is not None else m.body).replace("\r\n", "\n")
     if not MOBILE.match(m.address):
         return SendResult(m.key, Outcome.PERMANENT, reason="not a Korean mobile number", code="address")
+    return text_form(m.key, body if body is not None else m.body, m.subject, m.purpose)
+
+
+def text_form(key: str, body: str, subject: str | None, purpose: Purpose) -> SmsForm | SendResult:
+    """The endpoint and text for one rendered body, whoever it goes to."""
+    text = body.replace("\r\n", "\n")
     try:
         size = cp949_len(text)
     except UnicodeEncodeError:
         return SendResult(
-            m.key,
+            key,
             Outcome.PERMANENT,
             suppress=False,
             code="-2023",
             reason="body has characters outside cp949 (emoji?)",
         )
-    ad = m.purpose is Purpose.AD
+    ad = purpose is Purpose.AD
     if ad and not ad_sms_form_ok(text):
         return SendResult(
-            m.key,
+            key,
             Outcome.PERMANENT,
             suppress=False,
             code="-6003",
@@ -102,18 +122,48 @@ def sms_form(m: Message, body: str | None = None) -> SmsForm | SendResult:
         return SmsForm("ad-sms" if ad else "sms", text, None)
     if size > LMS_BYTES:
         return SendResult(
-            m.key,
+            key,
             Outcome.PERMANENT,
             suppress=False,
             code="length",
             reason=f"body is {size} bytes; LMS allows {LMS_BYTES}",
         )
-    title = (m.subject or text.split("\n", 1)[0]).strip()
+    title = (subject or text.split("\n", 1)[0]).strip()
     try:
         title = truncate_cp949(title, LMS_TITLE_BYTES) if cp949_len(title) > LMS_TITLE_BYTES else title
     except UnicodeEncodeError:
         title = truncate_cp949(title.encode("cp949", errors="ignore").decode("cp949"), LMS_TITLE_BYTES)
     return SmsForm("ad-mms" if ad else "mms", text, title)
+
+
+_NHN_PARAM = re.compile(r"##([A-Za-z0-9_]+)##")
+
+
+@functools.lru_cache(maxsize=1024)
+def nhn_template(text: str) -> str:
+    """Our `{{coupon.code}}` placeholders as NHN's `##coupon_code##`."""
+    return PLACEHOLDER.sub(lambda v: f"##{v.group(1).replace('.', '_')}##", text.replace("\r\n", "\n"))
+
+
+@functools.lru_cache(maxsize=256)
+def _nhn_keys(keys: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(k.replace(".", "_") for k in keys)
+
+
+_ad_form_ok = functools.lru_cache(maxsize=1024)(ad_sms_form_ok)
+
+
+@functools.lru_cache(maxsize=1024)
+def _fits(text: str, limit: int) -> bool:
+    try:
+        return cp949_len(text) <= limit
+    except UnicodeEncodeError:
+        return False
+
+
+def nhn_fill(text: str, params: Mapping[str, str]) -> str:
+    """What NHN makes of a template: each `##key##` with a parameter replaced, once."""
+    return _NHN_PARAM.sub(lambda v: params.get(v.group(1), v.group(0)), text)
 
 
 def classify_nhn_code(key: str, code: int, message: str, provider_id: str | None = None) -> SendResult:
@@ -135,71 +185,109 @@ def classify_nhn_code(key: str, code: int, message: str, provider_id: str | None
 class NhnSmsAdapter(HttpAdapter):
     name: ClassVar[str] = "nhn_sms"
     channels: ClassVar[frozenset[Channel]] = frozenset({Channel.SMS})
-    batch_size: ClassVar[int] = 1000  # recipientList maximum (-2016 beyond)
-    rate_per_second: ClassVar[float | None] = None  # none published; a monthly quota instead (-2052)
-    concurrency: ClassVar[int] = 4
-    max_body_bytes: ClassVar[int | None] = LMS_BYTES
+    default_for: ClassVar[frozenset[Channel]] = frozenset({Channel.SMS})
+    limits = Limits(
+        batch_size=1000,  # recipientList maximum (-2016 beyond)
+        rate_per_second=None,  # none published; a monthly quota instead (-2052)
+        concurrency=4,
+        max_body_bytes=LMS_BYTES,
+    )
+    Config: ClassVar[type[NhnSmsConfig]] = NhnSmsConfig
 
     def __init__(self, config: NhnSmsConfig, session: requests.Session | None = None) -> None:
         super().__init__(session)
         self.config = config
         self.base_url = config.base_url.rstrip("/")
 
-    def send(self, messages: Sequence[Message], *, idempotency_key: str | None = None) -> list[SendResult]:
+    def send(self, messages: Sequence[Message], *, idempotency_key: str) -> list[SendResult]:
         out: dict[str, SendResult] = {}
-        groups: dict[tuple[SmsForm, str], list[Message]] = {}
-        # A campaign's messages share their text: check each distinct text once, each number always.
+        # One request per (endpoint, body, title, campaign): the rendered text, or the template whose
+        # recipients carry their parameters.
+        groups: dict[tuple[SmsForm, bool, str], list[tuple[Message, dict[str, str] | None]]] = {}
+        # Identical content is checked once (a campaign without personalisation); each number always.
         forms: dict[tuple[str, str | None, Purpose], SmsForm | SendResult] = {}
         for m in messages:
             content = (m.body, m.subject, m.purpose)
             form = forms.get(content)
             if form is None:
-                form = forms[content] = sms_form(dataclasses.replace(m, address="01000000000"))
+                form = forms[content] = text_form(m.key, m.body, m.subject, m.purpose)
             if isinstance(form, SendResult):
-                form = dataclasses.replace(form, key=m.key)
-            elif not MOBILE.match(m.address):
-                form = SendResult(m.key, Outcome.PERMANENT, reason="not a Korean mobile number", code="address")
-            if isinstance(form, SendResult):
-                out[m.key] = form
+                out[m.key] = dataclasses.replace(form, key=m.key)
+                continue
+            if not MOBILE.match(m.address):
+                out[m.key] = SendResult(m.key, Outcome.PERMANENT, reason="not a Korean mobile number", code="address")
+                continue
+            shared = self.shared_form(m, form) if m.template is not None else None
+            if shared is None:
+                groups.setdefault((form, False, m.campaign_id), []).append((m, None))
             else:
-                groups.setdefault((form, m.campaign_id), []).append(m)
-        for (form, campaign_id), group in groups.items():
+                groups.setdefault((shared[0], True, m.campaign_id), []).append((m, shared[1]))
+        for (form, _, campaign_id), group in groups.items():
             for r in self.post(form, group, campaign_id):
                 out[r.key] = r
         return [out[m.key] for m in messages]
 
-    def post(self, form: SmsForm, group: Sequence[Message], grouping_key: str) -> list[SendResult]:
-        """One request to `form.endpoint` for `group`, all sharing the body."""
+    def shared_form(self, m: Message, form: SmsForm) -> tuple[SmsForm, dict[str, str]] | None:
+        """`form` as NHN's template and this recipient's parameters, if NHN's filling gives `form` back."""
+        assert m.template is not None
+        if not self.config.template_parameters:
+            return None
+        params = dict(zip(_nhn_keys(tuple(m.params)), m.params.values(), strict=True))
+        body = nhn_template(m.template.body)
+        if body == form.body or nhn_fill(body, params) != form.body:
+            return None  # nothing to fill in, or NHN would not make this message's text of it
+        if form.endpoint.startswith("ad-") and not _ad_form_ok(body):
+            return None  # NHN checks the ad form on the text as sent
+        if not _fits(body, SMS_BYTES if form.endpoint.endswith("sms") else LMS_BYTES):
+            return None  # the limits hold for the filled text; the template itself must not exceed them
+        title = form.title
+        if title is not None and m.template.subject is not None:
+            shared_title = nhn_template(m.template.subject)
+            if nhn_fill(shared_title, params) == title and _fits(shared_title, LMS_TITLE_BYTES):
+                title = shared_title
+        return SmsForm(form.endpoint, body, title), params
+
+    def post(
+        self, form: SmsForm, group: Sequence[tuple[Message, dict[str, str] | None]], grouping_key: str
+    ) -> list[SendResult]:
+        """One request to `form.endpoint` for `group`, all sharing the body (or its template)."""
+        recipients = []
+        for m, params in group:
+            recipient: dict[str, Any] = {"recipientNo": m.address, "recipientGroupingKey": m.key}
+            if params is not None:
+                recipient["templateParameter"] = params
+            recipients.append(recipient)
         payload: dict[str, Any] = {
             "body": form.body,
             "sendNo": self.config.send_no,
             "senderGroupingKey": grouping_key[:100],
-            "recipientList": [{"recipientNo": m.address, "recipientGroupingKey": m.key} for m in group],
+            "recipientList": recipients,
         }
         if form.title:
             payload["title"] = form.title
+        messages = [m for m, _ in group]
         url = f"{self.base_url}/sms/v3.0/appKeys/{self.config.app_key}/sender/{form.endpoint}"
         try:
             response = self.session.post(
                 url, json=payload, timeout=self.timeout, headers={"X-Secret-Key": self.config.secret_key}
             )
         except requests.RequestException as exc:
-            return exception_results(group, exc)
+            return exception_results(messages, exc)
         if response.status_code != 200:
-            return status_results(group, response)
+            return status_results(messages, response)
         try:
             answer = response.json()
             header = answer["header"]
         except (ValueError, KeyError, TypeError):
-            return results(group, Outcome.UNKNOWN, reason="unreadable answer", code="body")
+            return results(messages, Outcome.UNKNOWN, reason="unreadable answer", code="body")
         if not header.get("isSuccessful"):
             code = int(header.get("resultCode", -9999))
-            return [classify_nhn_code(m.key, code, header.get("resultMessage", "")) for m in group]
+            return [classify_nhn_code(m.key, code, header.get("resultMessage", "")) for m in messages]
         data = (answer.get("body") or {}).get("data") or {}
         request_id = data.get("requestId")
         by_key = {r.get("recipientGroupingKey"): r for r in data.get("sendResultList") or []}
         out = []
-        for m in group:
+        for m in messages:
             r = by_key.get(m.key)
             if r is None:
                 out.append(SendResult(m.key, Outcome.UNKNOWN, reason="recipient missing from the answer"))

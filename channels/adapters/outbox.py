@@ -14,12 +14,12 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import ClassVar
 
-from channels.base import Adapter
+from channels.base import Adapter, Limits
 from channels.models import Channel, Message, Outcome, SendResult
 
 _SCHEMA = """
@@ -43,8 +43,15 @@ class OutboxAdapter(Adapter):
 
     name: ClassVar[str] = "outbox"
     channels: ClassVar[frozenset[Channel]] = frozenset(Channel)
-    batch_size: ClassVar[int] = 1000
-    deduplicates_by_key: ClassVar[bool] = True
+    limits = Limits(
+        batch_size=1000,
+        deduplicates_by_key=True,
+    )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> OutboxAdapter:
+        """`DANGOL_OUTBOX_DIR` (default `outbox/`); no secret."""
+        return cls(Path(environ.get("DANGOL_OUTBOX_DIR", "outbox")))
 
     def __init__(self, directory: Path | str) -> None:
         self.directory = Path(directory)
@@ -109,7 +116,7 @@ class OutboxAdapter(Adapter):
             self._db.close()
             self._db = None
 
-    def send(self, messages: Sequence[Message], *, idempotency_key: str | None = None) -> list[SendResult]:
+    def send(self, messages: Sequence[Message], *, idempotency_key: str) -> list[SendResult]:
         with self._lock:
             return self._send(messages)
 

@@ -27,8 +27,8 @@ from email.header import Header
 from email.utils import formataddr, formatdate
 from typing import ClassVar
 
-from channels.adapters._common import email_problem, reason, unsubscribe_headers
-from channels.base import Adapter
+from channels.adapters._common import email_problem, number, reason, required, unsubscribe_headers
+from channels.base import Adapter, Limits
 from channels.models import Channel, Message, Outcome, SendResult
 
 
@@ -48,13 +48,13 @@ class SmtpConfig:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> SmtpConfig:
         return cls(
-            host=environ["SMTP_HOST"],
-            port=int(environ.get("SMTP_PORT", "587")),
+            host=required(environ, "SMTP_HOST", "smtp"),
+            port=int(number(environ, "SMTP_PORT", "smtp", 587)),
             username=environ.get("SMTP_USERNAME") or None,
             password=environ.get("SMTP_PASSWORD") or None,
             starttls=environ.get("SMTP_STARTTLS", "1") == "1",
             implicit_tls=environ.get("SMTP_SSL") == "1",
-            from_email=environ["DANGOL_EMAIL_FROM"],
+            from_email=required(environ, "DANGOL_EMAIL_FROM", "smtp"),
             from_name=environ.get("DANGOL_EMAIL_FROM_NAME"),
         )
 
@@ -91,13 +91,16 @@ def _base64_part(text: str) -> str:
 class SmtpAdapter(Adapter):
     name: ClassVar[str] = "smtp"
     channels: ClassVar[frozenset[Channel]] = frozenset({Channel.EMAIL})
-    batch_size: ClassVar[int] = 1
-    rate_per_second: ClassVar[float | None] = None
-    # Connections in parallel: each message costs the relay's round trip, so 32 are needed for ~1,000
-    # messages a second at 20 ms (16 gave ~600). Relays that cap connections (Postfix's default is 20
-    # per client) take `DANGOL_SMTP_CONCURRENCY`; a refused connection is retried with backoff.
-    concurrency: ClassVar[int] = 32
-    max_body_bytes: ClassVar[int | None] = 10 * 1024 * 1024
+    limits = Limits(
+        batch_size=1,
+        rate_per_second=None,
+        # Connections in parallel: each message costs the relay's round trip, so 32 are needed for ~1,000
+        # messages a second at 20 ms (16 gave ~600). Relays that cap connections (Postfix's default is 20
+        # per client) take `DANGOL_SMTP_CONCURRENCY`; a refused connection is retried with backoff.
+        concurrency=32,
+        max_body_bytes=10 * 1024 * 1024,
+    )
+    Config: ClassVar[type[SmtpConfig]] = SmtpConfig
 
     def __init__(self, config: SmtpConfig, connection_factory: ConnectionFactory = connect) -> None:
         self.config = config
@@ -175,7 +178,7 @@ class SmtpAdapter(Adapter):
         head = "".join(f"{k}: {v}\r\n" for k, v in headers)
         return (head + "\r\n" + body).encode("ascii")
 
-    def send(self, messages: Sequence[Message], *, idempotency_key: str | None = None) -> list[SendResult]:
+    def send(self, messages: Sequence[Message], *, idempotency_key: str) -> list[SendResult]:
         return [self._send_one(m) for m in messages]
 
     def _send_one(self, m: Message) -> SendResult:

@@ -1,18 +1,23 @@
 """Outbound webhooks to a partner system, signed in the Standard Webhooks format.
 
-Environment (secrets come from here only): `DANGOL_WEBHOOK_SECRET` (`whsec_<base64>`),
-`DANGOL_WEBHOOK_URL` (optional: one receiver for every message; otherwise the address is the URL).
+Environment (secrets come from here only): `DANGOL_WEBHOOK_SECRET` (`whsec_<base64>`, padded or not,
+as the reference library reads it), `DANGOL_WEBHOOK_URL` (optional: one receiver for every message;
+otherwise the address is the URL), `DANGOL_WEBHOOK_RECEIVER_DEDUPLICATES` (optional, default true: set
+it to false for a receiver that does not drop repeated `webhook-id`s) and
+`DANGOL_WEBHOOK_DEDUPE_WINDOW_SECONDS` (optional, default 86400: how long the receiver remembers ids).
 
 Headers: `webhook-id` (our message key: stable across retries, so the receiver drops repeats),
 `webhook-timestamp` (unix seconds, fresh per attempt), `webhook-signature` (`v1,<base64 HMAC-SHA256
 of "{id}.{timestamp}.{body}">`). Because the standard obliges receivers to deduplicate on
-`webhook-id`, the adapter declares `deduplicates_by_key`; set `receiver_deduplicates=False` for a
-receiver known not to, and lost answers become `unknown` instead of being sent again.
+`webhook-id`, the adapter declares `deduplicates_by_key`; for a receiver known not to
+(`DANGOL_WEBHOOK_RECEIVER_DEDUPLICATES=false`), lost answers become `unknown` instead of being sent
+again.
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -25,12 +30,16 @@ from typing import ClassVar
 
 import requests
 
-from channels.adapters._common import HttpAdapter, exception_results, reason, retry_after
+from channels.adapters._common import HttpAdapter, exception_results, flag, number, reason, required, retry_after
+from channels.base import Limits
+from channels.errors import ChannelConfigError
 from channels.models import Channel, Message, Outcome, SendResult
 
 
 def secret_bytes(secret: str) -> bytes:
-    return base64.b64decode(secret.removeprefix("whsec_"))
+    """The key inside `whsec_<base64>`; unpadded base64 is accepted, as by the reference library."""
+    text = secret.removeprefix("whsec_")
+    return base64.b64decode(text + "=" * (-len(text) % 4))
 
 
 def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
@@ -49,27 +58,45 @@ class WebhookConfig:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> WebhookConfig:
-        return cls(secret=environ["DANGOL_WEBHOOK_SECRET"], url=environ.get("DANGOL_WEBHOOK_URL") or None)
+        secret = required(environ, "DANGOL_WEBHOOK_SECRET", "webhook")
+        try:
+            if not secret_bytes(secret):
+                raise ValueError
+        except ValueError:  # binascii.Error is one
+            raise ChannelConfigError("webhook: DANGOL_WEBHOOK_SECRET is not whsec_<base64>") from None
+        return cls(
+            secret=secret,
+            url=environ.get("DANGOL_WEBHOOK_URL") or None,
+            receiver_deduplicates=flag(environ, "DANGOL_WEBHOOK_RECEIVER_DEDUPLICATES", "webhook", True),
+            dedupe_window_seconds=number(environ, "DANGOL_WEBHOOK_DEDUPE_WINDOW_SECONDS", "webhook", 24 * 3600),
+        )
 
 
 class WebhookAdapter(HttpAdapter):
     name: ClassVar[str] = "webhook"
     channels: ClassVar[frozenset[Channel]] = frozenset({Channel.WEBHOOK})
-    batch_size: ClassVar[int] = 1
-    concurrency: ClassVar[int] = 32
-    deduplicates_by_key: ClassVar[bool] = True
-    dedupe_window_seconds: ClassVar[float | None] = 24 * 3600
-    max_body_bytes: ClassVar[int | None] = 256 * 1024
+    default_for: ClassVar[frozenset[Channel]] = frozenset({Channel.WEBHOOK})
+    limits = Limits(
+        batch_size=1,
+        concurrency=32,
+        deduplicates_by_key=True,
+        dedupe_window_seconds=24 * 3600,
+        max_body_bytes=256 * 1024,
+    )
+    Config: ClassVar[type[WebhookConfig]] = WebhookConfig
 
     def __init__(self, config: WebhookConfig, session: requests.Session | None = None) -> None:
         super().__init__(session)
         self.config = config
         self.base_url = config.url or ""
         # Per instance: whether this receiver deduplicates is a fact about the receiver.
-        self.deduplicates_by_key = config.receiver_deduplicates  # type: ignore[misc]
-        self.dedupe_window_seconds = config.dedupe_window_seconds  # type: ignore[misc]
+        self.limits = dataclasses.replace(
+            self.limits,
+            deduplicates_by_key=config.receiver_deduplicates,
+            dedupe_window_seconds=config.dedupe_window_seconds,
+        )
 
-    def send(self, messages: Sequence[Message], *, idempotency_key: str | None = None) -> list[SendResult]:
+    def send(self, messages: Sequence[Message], *, idempotency_key: str) -> list[SendResult]:
         return [self._send_one(m) for m in messages]
 
     def body(self, m: Message) -> bytes:

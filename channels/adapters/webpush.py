@@ -24,7 +24,8 @@ import requests
 from py_vapid import Vapid02
 from pywebpush import WebPusher, WebPushException
 
-from channels.adapters._common import AD_PREFIX, HttpAdapter, exception_results, reason, retry_after
+from channels.adapters._common import AD_PREFIX, HttpAdapter, exception_results, reason, required, retry_after
+from channels.base import Limits
 from channels.models import Channel, Message, Outcome, Purpose, SendResult
 
 MAX_PLAINTEXT_BYTES = 3000  # 4,096 encrypted bytes is the only guaranteed size
@@ -40,16 +41,23 @@ class WebPushConfig:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> WebPushConfig:
-        return cls(vapid_private_key=environ["VAPID_PRIVATE_KEY"], vapid_subject=environ["VAPID_SUBJECT"])
+        return cls(
+            vapid_private_key=required(environ, "VAPID_PRIVATE_KEY", "webpush"),
+            vapid_subject=required(environ, "VAPID_SUBJECT", "webpush"),
+        )
 
 
 class WebPushAdapter(HttpAdapter):
     name: ClassVar[str] = "webpush"
     channels: ClassVar[frozenset[Channel]] = frozenset({Channel.WEB_PUSH})
-    batch_size: ClassVar[int] = 1
-    rate_per_second: ClassVar[float | None] = None
-    concurrency: ClassVar[int] = 32
-    max_body_bytes: ClassVar[int | None] = MAX_PLAINTEXT_BYTES
+    default_for: ClassVar[frozenset[Channel]] = frozenset({Channel.WEB_PUSH})
+    limits = Limits(
+        batch_size=1,
+        rate_per_second=None,
+        concurrency=32,
+        max_body_bytes=MAX_PLAINTEXT_BYTES,
+    )
+    Config: ClassVar[type[WebPushConfig]] = WebPushConfig
 
     def __init__(self, config: WebPushConfig, session: requests.Session | None = None) -> None:
         super().__init__(session)
@@ -70,7 +78,7 @@ class WebPushAdapter(HttpAdapter):
                 cached = self._headers[audience] = ({k: str(v) for k, v in headers.items()}, exp)
             return dict(cached[0])
 
-    def send(self, messages: Sequence[Message], *, idempotency_key: str | None = None) -> list[SendResult]:
+    def send(self, messages: Sequence[Message], *, idempotency_key: str) -> list[SendResult]:
         return [self._send_one(m) for m in messages]
 
     def _send_one(self, m: Message) -> SendResult:

@@ -3,7 +3,9 @@ flow runs: the fake issues the service-account key (`service_account_info`), che
 grant at `/token`, and only accepts access tokens it issued.
 
 Token behaviour: a registration token starting `unregistered` answers 404 UNREGISTERED; `invalid`
-answers 400 INVALID_ARGUMENT ("The registration token is not a valid FCM registration token").
+answers 400 INVALID_ARGUMENT ("The registration token is not a valid FCM registration token");
+`proxy` gets what a proxy in front of FCM answers when its upstream fails: 503 with a plain
+`{"error": "..."}` body, not FCM's error object.
 """
 
 from __future__ import annotations
@@ -103,6 +105,8 @@ class FakeFcm(FakeProvider):
         token = str(message.get("token") or "")
         if not token:
             return fcm_error(400, "INVALID_ARGUMENT", "Recipient of the message is not set.", "INVALID_ARGUMENT")
+        if token.startswith("proxy"):
+            return Reply(503, {"error": "upstream connect error or disconnect/reset before headers"})
         if token.startswith("unregistered"):
             return fcm_error(404, "NOT_FOUND", "Requested entity was not found.", "UNREGISTERED")
         if token.startswith("invalid"):

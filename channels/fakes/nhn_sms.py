@@ -3,6 +3,10 @@ the ad endpoints' legal form (-6003), 080 opt-outs (-6001), per-recipient codes 
 
 Recipient behaviour by number: `0100000xxxx` is not a subscriber (-2019); `0100808xxxx` has opted out
 of ads through the 080 number (-6001 on the ad endpoints).
+
+Template parameters: a recipient's `templateParameter` fills each `##key##` of the body and title
+(once; a `##key##` without a parameter stays as written), and what each recipient receives is that
+filled text, checked against the byte limits per recipient.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from channels.fakes._server import FakeProvider, Reply, Request
 
 _PATH = re.compile(r"^/sms/v3\.0/appKeys/([^/]+)/sender/(sms|mms|ad-sms|ad-mms)$")
 _MOBILE = re.compile(r"^01[016789]\d{7,8}$")
+_PARAM = re.compile(r"##([A-Za-z0-9_]+)##")
 _AD_END = re.compile(r"무료\s*(수신\s*)?거부\s*[:：]?\s*080[-\s]?\d{3,4}[-\s]?\d{4}\s*$")
 
 
@@ -26,6 +31,25 @@ def nhn_reply(code: int = 0, message: str = "SUCCESS", data: dict[str, Any] | No
             "body": {"data": data} if data is not None else None,
         },
     )
+
+
+def _fill(text: str, params: dict[str, Any]) -> str:
+    return _PARAM.sub(lambda v: str(params[v.group(1)]) if v.group(1) in params else v.group(0), text)
+
+
+def _too_long(endpoint: str, text: str, title: str | None) -> tuple[int, str] | None:
+    try:
+        size = len(text.encode("cp949"))
+        title_size = len((title or "").encode("cp949"))
+    except UnicodeEncodeError:
+        return -2023, "Body contains characters outside EUC-KR"
+    if endpoint in ("sms", "ad-sms") and size > 90:
+        return -2011, "SMS body exceeds 90 bytes"
+    if endpoint in ("mms", "ad-mms") and title_size > 40:
+        return -2012, "LMS title over 40 bytes"
+    if size > 2000:
+        return -2013, "LMS body exceeds 2000 bytes"
+    return None
 
 
 class FakeNhnSms(FakeProvider):
@@ -73,9 +97,17 @@ class FakeNhnSms(FakeProvider):
             return nhn_reply(-6003, "Ad message must start with (광고) and end with the 080 opt-out")
         request_id = uuid.uuid4().hex[:20]
         results, items = [], []
+        title = body.get("title")
         for seq, r in enumerate(recipients, 1):
             number = str(r.get("recipientNo", ""))
-            if not _MOBILE.match(number) or number[3:7] == "0000":
+            params = r.get("templateParameter")
+            filled, filled_title, problem = text, title, None
+            if params:
+                filled, filled_title = _fill(text, params), _fill(title, params) if title else title
+                problem = _too_long(endpoint, filled, filled_title)
+            if problem:
+                code, message = problem
+            elif not _MOBILE.match(number) or number[3:7] == "0000":
                 code, message = -2019, "Invalid recipient number"
             elif ad and number[3:7] == "0808":
                 code, message = -6001, "Recipient refused ads (080)"
@@ -86,8 +118,8 @@ class FakeNhnSms(FakeProvider):
                         "key": r.get("recipientGroupingKey"),
                         "to": number,
                         "endpoint": endpoint,
-                        "body": text,
-                        "title": body.get("title"),
+                        "body": filled,
+                        "title": filled_title,
                         "request_id": request_id,
                         "via": via,
                     }

@@ -2,6 +2,10 @@
 
 Addresses in the reserved `.invalid` domain are refused per personalization (400, as for a
 malformed address), to exercise the partial-rejection path.
+
+A personalization's `substitutions` replace every occurrence of each tag in the subject and in every
+content part (string values only, at most 10,000 bytes per personalization); what each recipient
+receives is recorded as that text (`body` is the text/plain part).
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ _EMAIL = re.compile(r"^[A-Za-z0-9._%+\-']+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)+$")
 
 
 class FakeSendGrid(FakeProvider):
-    """Records one item per accepted personalization: `{"key", "to", "subject", "message_id", "headers"}`."""
+    """Records one item per accepted personalization: `{"key", "to", "subject", "body", "message_id",
+    "headers"}`, subject and body as the recipient receives them."""
 
     name: ClassVar[str] = "sendgrid"
     api_key = "SG.fake-key-for-tests-only"
@@ -83,6 +88,7 @@ class FakeSendGrid(FakeProvider):
                 }
             ], []
         root_subject = body.get("subject")
+        text = next((c.get("value") for c in body["content"] if c.get("type") == "text/plain"), "")
         errors: list[dict[str, Any]] = []
         items: list[dict[str, Any]] = []
         seen: set[str] = set()
@@ -98,6 +104,21 @@ class FakeSendGrid(FakeProvider):
             if headers.get("List-Unsubscribe-Post", "List-Unsubscribe=One-Click") != "List-Unsubscribe=One-Click":
                 errors.append({"message": "invalid List-Unsubscribe-Post", "field": f"personalizations.{i}.headers"})
             key = (p.get("custom_args") or {}).get("dangol_key")
+            subs = p.get("substitutions") or {}
+            if not isinstance(subs, dict) or not all(isinstance(v, str) for v in subs.values()):
+                errors.append({"message": "Substitutions must be strings.", "field": f"personalizations.{i}"})
+                subs = {}
+            elif sum(len(k.encode()) + len(v.encode()) for k, v in subs.items()) > 10_000:
+                errors.append(
+                    {
+                        "message": "The substitutions of a personalization may not exceed 10000 bytes.",
+                        "field": f"personalizations.{i}.substitutions",
+                    }
+                )
+            received_subject, received_body = subject, text
+            for tag, value in subs.items():
+                received_subject = received_subject.replace(tag, value)
+                received_body = received_body.replace(tag, value)
             for j, recipient in enumerate(to):
                 email = str(recipient.get("email", ""))
                 lower = email.lower()
@@ -114,7 +135,9 @@ class FakeSendGrid(FakeProvider):
                         }
                     )
                 seen.add(lower)
-                items.append({"key": key, "to": email, "subject": subject, "headers": headers})
+                items.append(
+                    {"key": key, "to": email, "subject": received_subject, "body": received_body, "headers": headers}
+                )
         if recipients > 1000:
             return [
                 {"message": "The total number of recipients must be 1000 or less.", "field": "personalizations"}

@@ -5,6 +5,9 @@ Two kinds of failure, kept apart on purpose:
   `CampaignTemplateError` (naming the file, the field and the variable) and fails the campaign's asset;
 * a customer whose data cannot go on a channel (a name with an emoji for SMS, copy too long for an LMS)
   raises `Unrenderable`; the planner then tries the next channel of the plan and records why.
+
+SMS and email also carry the campaign's shared text (`render.placeholder_variables`) in `data`, for
+the providers that fill one template per request with each customer's values.
 """
 
 from __future__ import annotations
@@ -18,9 +21,9 @@ from typing import Any
 from jinja2 import UndefinedError
 from jinja2.exceptions import SecurityError
 
-from channels.models import Channel, Purpose
+from channels.models import PLACEHOLDER, Channel, Purpose, Template
 from orchestration.campaigns import legal, sms
-from orchestration.campaigns.render import render
+from orchestration.campaigns.render import TEMPLATE_KEY, pack_template, placeholder_variables, render
 from orchestration.campaigns.spec import CampaignSpec
 
 ALIMTALK_MAX_CHARS = 1_000
@@ -83,10 +86,19 @@ def _sms_checked(text: str, where: str) -> tuple[int, tuple[str, ...]]:
     return size, warnings
 
 
-def _sms(spec: CampaignSpec, subject: str | None, body: str, sender: legal.Sender) -> Composed:
+def _sms(
+    spec: CampaignSpec, subject: str | None, body: str, sender: legal.Sender, like: Composed | None = None
+) -> Composed:
+    """SMS or LMS by the body's bytes; `like` (a customer's rendered message) decides for its shared
+    text, whose placeholders are not the customer's length."""
     if spec.purpose is Purpose.AD:
         body = legal.sms_ad_form(body, sender)
     body = sms.normalise(body)
+    if like is not None:
+        title = None if like.message_type is MessageType.SMS else subject or spec.name
+        if title is not None and spec.purpose is Purpose.AD:
+            title = f"{legal.AD_PREFIX} {title}"
+        return Composed(Channel.SMS, like.message_type, title, body)
     size, warnings = _sms_checked(body, "sms body")
     kind = sms.sms_type(size)
     if kind is None:
@@ -113,6 +125,61 @@ def compose(
 ) -> Composed:
     """Render the campaign's template for `channel` and give it the channel's legal and technical form."""
     channel = Channel(channel)
+    composed = _compose(spec, channel, variables, sender, customer_id)
+    if channel in (Channel.SMS, Channel.EMAIL):
+        shared = shared_text(spec, channel, variables, sender, customer_id, composed)
+        if shared is not None:
+            data = composed.data | {TEMPLATE_KEY: pack_template(*shared)}
+            return Composed(
+                composed.channel,
+                composed.message_type,
+                composed.subject,
+                composed.body,
+                data,
+                composed.content_bytes,
+                composed.warnings,
+            )
+    return composed
+
+
+def shared_text(
+    spec: CampaignSpec,
+    channel: Channel,
+    variables: Mapping[str, Any],
+    sender: legal.Sender,
+    customer_id: str,
+    composed: Composed,
+) -> tuple[Template, dict[str, str]] | None:
+    """The campaign's text with `{{path}}` placeholders and this customer's values, if filling it gives
+    `composed` exactly; None when the template does something with a value other than print it."""
+    shared_variables, values = placeholder_variables(variables)
+    try:
+        shared = _compose(spec, channel, shared_variables, sender, customer_id, like=composed)
+    except Exception:
+        return None
+    body, subject = shared.body, shared.subject
+    link = composed.data.get("unsubscribe_url")
+    if link:  # each customer's own one-click link is a value too
+        body, values = body.replace(link, "{{unsubscribe_url}}"), values | {"unsubscribe_url": link}
+    used = set(PLACEHOLDER.findall(body + "\n" + (subject or "")))
+    if not used:
+        return None
+    template = Template(body, subject)
+    params = {k: v for k, v in values.items() if k in used}
+    if template.fill(params) != (composed.body, composed.subject):
+        return None
+    return template, params
+
+
+def _compose(
+    spec: CampaignSpec,
+    channel: Channel,
+    variables: Mapping[str, Any],
+    sender: legal.Sender,
+    customer_id: str,
+    like: Composed | None = None,
+) -> Composed:
+    """The message for these variables; with `like`, the shared text shaped like that message."""
     template = spec.templates[channel]
     where = f"templates.{channel}"
     subject = _render(spec, f"{where}.subject", template.subject, variables) if template.subject else None
@@ -120,7 +187,7 @@ def compose(
     is_ad = spec.purpose is Purpose.AD
 
     if channel is Channel.SMS:
-        return _sms(spec, subject, body, sender)
+        return _sms(spec, subject, body, sender, like)
 
     if channel is Channel.KAKAO:
         params = {

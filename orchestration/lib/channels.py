@@ -65,19 +65,13 @@ class _FakeWebPushAddresses(Adapter):
         self._subscription = lambda address: webpush_subscription(
             description, hashlib.sha256(address.encode()).hexdigest()[:16]
         )
-        # Carry over every limit the inner adapter declares (batch, rate, concurrency, dedupe, ...).
-        for setting in (
-            "name",
-            "channels",
-            "batch_size",
-            "rate_per_second",
-            "deduplicates_by_key",
-            "concurrency",
-            "dedupe_window_seconds",
-            "max_body_bytes",
-        ):
-            if hasattr(inner, setting):
-                setattr(self, setting, getattr(inner, setting))
+        self.name = inner.name  # type: ignore[misc]
+        self.channels = inner.channels  # type: ignore[misc]
+        self.limits = inner.limits  # batch, rate, concurrency, dedupe, ...
+
+    @property
+    def limiter_key(self) -> str:
+        return self._inner.limiter_key
 
     def open(self) -> None:
         self._inner.open()
@@ -85,8 +79,11 @@ class _FakeWebPushAddresses(Adapter):
     def close(self) -> None:
         self._inner.close()
 
-    def send(self, messages: Sequence[Message]) -> list[SendResult]:
-        return self._inner.send([dataclasses.replace(m, address=self._subscription(m.address)) for m in messages])
+    def send(self, messages: Sequence[Message], *, idempotency_key: str) -> list[SendResult]:
+        return self._inner.send(
+            [dataclasses.replace(m, address=self._subscription(m.address)) for m in messages],
+            idempotency_key=idempotency_key,
+        )
 
 
 def open_adapter(resource: ChannelsResource, channel: Channel) -> Adapter:

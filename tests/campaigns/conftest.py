@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pytest
 
 from channels.ledger import address_hash
 from orchestration.campaigns.config import PolicyConfig
@@ -190,3 +192,8 @@ def decision_of(result: PolicyResult, customer: str = "c1", campaign: str = "pro
     row = d[(d["customer_id"] == customer) & (d["campaign_id"] == campaign) & (d["as_of_date"] == day)]
     assert len(row) == 1, result.decisions
     return row.iloc[0].to_dict()
+
+
+@pytest.fixture(autouse=True)
+def _parsed_dbt(dbt_manifest: Path) -> None:
+    """These tests load the Dagster definitions or run dbt: the manifest must be parsed first."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import json
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -180,6 +181,30 @@ CASES = [
         code="-3005",
         sent=False,
     ),
+    Case(
+        "nhn_alimtalk",
+        "invalid-number-suppress",
+        msg("nhn_alimtalk", address="01040190001"),
+        P,
+        suppress=True,
+        code="-4019",
+        sent=False,
+    ),
+    Case(
+        "nhn_alimtalk",
+        "content-too-long-keeps-number",
+        msg(
+            "nhn_alimtalk",
+            data={
+                "template_code": "ORDER_SHIPPED",
+                "template_params": json.dumps({"name": "가" * 1300, "invoice": "1"}),
+            },
+        ),
+        P,
+        suppress=False,
+        code="-2019",
+        sent=False,
+    ),
     Case("nhn_alimtalk", "ads-refused", msg("nhn_alimtalk", purpose=Purpose.AD), P, suppress=False, sent=False),
     Case("nhn_alimtalk", "bad-secret-config", msg("nhn_alimtalk"), C, config={"secret_key": "wrong"}, sent=False),
     Case("nhn_alimtalk", "system-error-retry", msg("nhn_alimtalk"), R, faults=DOWN, sent=False),
@@ -196,6 +221,7 @@ CASES = [
     Case("fcm", "invalid-token-suppress", msg("fcm", address="invalid-9"), P, suppress=True, sent=False),
     Case("fcm", "quota-retry-after", msg("fcm"), R, code="QUOTA_EXCEEDED", faults=THROTTLE, sent=False),
     Case("fcm", "unavailable-retry", msg("fcm"), R, faults=DOWN, sent=False),
+    Case("fcm", "proxy-error-string-retry", msg("fcm", address="proxy-1"), R, code="503", sent=False),
     Case("fcm", "ad-without-label", msg("fcm", subject="단골상점", body="쿠폰"), P, suppress=False, sent=False),
     Case("fcm", "dropped-unknown", msg("fcm"), U, faults=DROP, sent=True),
     Case(

@@ -21,14 +21,14 @@ def _webhook_env(fakes: FakeSet, **extra: str) -> dict[str, str]:
 
 def test_limits_default_to_what_the_class_declares(fakes: FakeSet) -> None:
     adapter = from_env("webhook", _webhook_env(fakes))
-    assert (adapter.rate_per_second, adapter.concurrency) == (None, 32)
+    assert (adapter.limits.rate_per_second, adapter.limits.concurrency) == (None, 32)
 
 
 def test_environment_sets_rate_and_concurrency_on_that_instance_only(fakes: FakeSet) -> None:
     env = _webhook_env(fakes, DANGOL_WEBHOOK_RATE_PER_SECOND="25", DANGOL_WEBHOOK_CONCURRENCY="3")
     adapter = from_env("webhook", env)
-    assert (adapter.rate_per_second, adapter.concurrency) == (25.0, 3)
-    assert from_env("webhook", _webhook_env(fakes)).concurrency == 32
+    assert (adapter.limits.rate_per_second, adapter.limits.concurrency) == (25.0, 3)
+    assert from_env("webhook", _webhook_env(fakes)).limits.concurrency == 32
 
 
 @pytest.mark.parametrize(

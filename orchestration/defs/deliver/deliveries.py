@@ -16,6 +16,7 @@ import duckdb
 import pandas as pd
 
 from channels.delivery import deliver
+from channels.errors import ChannelConfigError, ChannelError
 from channels.ledger import Ledger
 from channels.models import Channel, Message, Purpose
 from orchestration.campaigns.checks import prepare, read_window, validate
@@ -31,6 +32,7 @@ from orchestration.campaigns.handoff import (
     refusal_rows,
 )
 from orchestration.campaigns.legal import Sender
+from orchestration.campaigns.render import unpack_template
 from orchestration.campaigns.spec import load_campaigns
 from orchestration.defs.deliver.config import DeliveryConfig, decide_run
 from orchestration.lib.channels import open_adapter
@@ -73,6 +75,7 @@ def failed_checks(con: duckdb.DuckDBPyConnection, first: date, last: date) -> di
 
 
 def _message(row: pd.Series) -> Message:
+    data, template, params = unpack_template({str(k): str(v) for k, v in json.loads(row.data or "{}").items()})
     return Message(
         key=row.send_key,
         campaign_id=row.campaign_id,
@@ -82,17 +85,29 @@ def _message(row: pd.Series) -> Message:
         address=row.address,
         subject=None if pd.isna(row.subject) else row.subject,
         body=row.body,
-        data={str(k): str(v) for k, v in json.loads(row.data or "{}").items()},
+        data=data,
+        template=template,
+        params=params,
     )
 
 
-def _hand_off(planned: pd.DataFrame, channels: ChannelsResource) -> pd.DataFrame:
-    """Deliver `planned` through each channel's adapter; the ledger's record of every key, as rows."""
+def _hand_off(
+    context: dg.AssetExecutionContext, planned: pd.DataFrame, channels: ChannelsResource
+) -> tuple[pd.DataFrame, dict[str, ChannelError]]:
+    """Deliver `planned` through each channel's adapter: the ledger's record of every key, as rows, and the
+    channels that stopped."""
+    stopped: dict[str, ChannelError] = {}
     with Ledger(channels.ledger_path) as ledger:
         for channel, group in planned.groupby("channel", sort=True):
             messages = [_message(row) for row in group.itertuples()]
-            with open_adapter(channels, Channel(channel)) as adapter:
-                deliver(messages, adapter, ledger)
+            # A channel that stops (a missing variable, a refused key, an outage) stops alone: the
+            # others still go, and the run fails at the end naming it.
+            try:
+                with open_adapter(channels, Channel(channel)) as adapter:
+                    deliver(messages, adapter, ledger)
+            except ChannelError as exc:
+                context.log.error(f"{channel}: {exc}")
+                stopped[str(channel)] = exc
         rows = ledger.rows(keys=list(planned["send_key"]))
     recorded = pd.DataFrame(
         [
@@ -113,7 +128,7 @@ def _hand_off(planned: pd.DataFrame, channels: ChannelsResource) -> pd.DataFrame
     )
     days = planned[["send_key", "as_of_date"]].drop_duplicates("send_key")
     days = days.assign(send_date=pd.to_datetime(days["as_of_date"]).dt.date).drop(columns="as_of_date")
-    return recorded.merge(days, on="send_key")[DELIVERY_COLUMNS]
+    return recorded.merge(days, on="send_key")[DELIVERY_COLUMNS], stopped
 
 
 def _record(con: duckdb.DuckDBPyConnection, rows: pd.DataFrame, now: datetime) -> None:
@@ -170,10 +185,11 @@ def deliveries(
     # Refusals are recorded in both modes: a stale send is stale whatever the run was asked to do.
     refused = refusal_rows(planned, verdicts)
     delivered = pd.DataFrame(columns=DELIVERY_COLUMNS)
+    stopped: dict[str, ChannelError] = {}
     if run.mode is RunMode.SEND:
         due = planned[verdicts["verdict"] == Verdict.HAND_OFF]
         if len(due):
-            delivered = _hand_off(due, channels)
+            delivered, stopped = _hand_off(context, due, channels)
             outcomes.loc[due.index, "state"] = due["send_key"].map(delivered.set_index("send_key")["state"]).values
     with warehouse.write() as con:
         con.execute(DELIVERIES_DDL)
@@ -192,6 +208,13 @@ def deliveries(
                 config.deliver_past.note if config.deliver_past else None,
                 datetime.now(),
             ],
+        )
+    if stopped:
+        raise dg.Failure(
+            description="channels stopped: " + "; ".join(f"{c}: {e}" for c, e in sorted(stopped.items())),
+            metadata={"stopped_channels": dg.MetadataValue.json({c: str(e) for c, e in stopped.items()})},
+            # A configuration error needs a person; an outage may pass (the ledger keeps retries safe).
+            allow_retries=not all(isinstance(e, ChannelConfigError) for e in stopped.values()),
         )
     counts = delivery_counts(outcomes)
     return dg.MaterializeResult(

@@ -6,11 +6,16 @@ import argparse
 import contextlib
 import os
 import sys
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from orchestration.settings import PROJECT_ROOT, load_settings
+
+if TYPE_CHECKING:
+    import dagster as dg
 
 DEFAULT_DAGSTER_HOME = PROJECT_ROOT / ".dagster_home"
 CHANNEL_MODES = ("outbox", "fake", "live")
@@ -54,7 +59,7 @@ def nightly_moment(day: date) -> datetime:
     return planning_moment(day)
 
 
-def _run_config(verbose: bool, at: datetime | None, delivery: dict[str, object] | None) -> dict[str, object]:
+def _run_config(verbose: bool, at: datetime | None, delivery: Mapping[str, object] | None) -> dict[str, object]:
     config: dict[str, object] = {"loggers": {"console": {"config": {"log_level": "DEBUG" if verbose else "WARNING"}}}}
     if at is not None:
         settings = load_settings()
@@ -64,7 +69,7 @@ def _run_config(verbose: bool, at: datetime | None, delivery: dict[str, object] 
     return config
 
 
-def _report(result: object, log_path: Path, verbose: bool, what: str) -> None:
+def _report(result: dg.ExecuteInProcessResult, log_path: Path, verbose: bool, what: str) -> None:
     if not verbose:
         print(f"{what} {result.run_id[:8]} {'succeeded' if result.success else 'FAILED'}; log: {log_path}")
     if not result.success:

@@ -153,15 +153,13 @@ def refusal_rows(planned: pd.DataFrame, verdicts: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def delivery_counts(outcomes: pd.DataFrame) -> dict[str, object]:
+def delivery_counts(outcomes: pd.DataFrame) -> dict[str, int]:
     """What a delivery run did, from its outcomes (one row per planned send: channel, verdict, state).
 
     A small function over a frame so that the figures can be computed per day as well as per run.
     """
     verdict = outcomes["verdict"].astype(str) if len(outcomes) else pd.Series(dtype="object")
     state = outcomes["state"].astype(str) if len(outcomes) else pd.Series(dtype="object")
-    handed = outcomes[verdict == Verdict.HAND_OFF] if len(outcomes) else outcomes
-    by_channel_state = handed.groupby(["channel", "state"]).size() if len(handed) else pd.Series(dtype="int64")
     return {
         "to_hand_off": len(outcomes),
         "handed_off": int((verdict == Verdict.HAND_OFF).sum()),
@@ -170,5 +168,12 @@ def delivery_counts(outcomes: pd.DataFrame) -> dict[str, object]:
         "waiting_for_morning": int((verdict == Verdict.NIGHT).sum()),
         "expired": int((verdict == Verdict.EXPIRED).sum()),
         "blocked_by_checks": int((verdict == Verdict.BLOCKED).sum()),
-        "by_channel_and_state": {f"{c}:{s}": int(n) for (c, s), n in sorted(by_channel_state.items())},
     }
+
+
+def by_channel_and_state(outcomes: pd.DataFrame) -> dict[str, int]:
+    """What the providers said about the sends handed off, per channel (`email:accepted`: 3)."""
+    if not len(outcomes):
+        return {}
+    handed = outcomes[outcomes["verdict"].astype(str) == Verdict.HAND_OFF]
+    return {f"{c}:{s}": int(n) for (c, s), n in sorted(handed.groupby(["channel", "state"]).size().items())}

@@ -27,6 +27,7 @@ from orchestration.campaigns.handoff import (
     REFUSED,
     RunMode,
     Verdict,
+    by_channel_and_state,
     delivery_counts,
     judge,
     refusal_rows,
@@ -222,10 +223,10 @@ def deliveries(
             "mode": str(run.mode),
             "why": run.why,
             "shop_clock": f"{now:%Y-%m-%d %H:%M}",
-            **{k: v for k, v in counts.items() if k != "by_channel_and_state"},
+            **counts,
             "held_not_sent": int(held),
             "handed_off_before": int(handed_before),
-            "by_channel_and_state": dg.MetadataValue.json(counts["by_channel_and_state"]),
+            "by_channel_and_state": dg.MetadataValue.json(by_channel_and_state(outcomes)),
             "refused_by_reason": dg.MetadataValue.json(
                 {str(v): int(n) for v, n in verdicts["verdict"].value_counts().items() if v in REFUSED}
             ),

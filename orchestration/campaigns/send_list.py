@@ -125,6 +125,17 @@ def base_schedule(spec: CampaignSpec, day: date, record: dict[str, Any]) -> date
     return max(pd.Timestamp(event).to_pydatetime() + timedelta(minutes=spec.schedule.delay_minutes), planned)
 
 
+def next_send_after(spec: CampaignSpec, scheduled: datetime, moment: datetime) -> datetime:
+    """`scheduled`, or when `moment` is later, the campaign's next send time at or after `moment`: its
+    `daily_at` (that day or the next), or `moment` itself for an event campaign."""
+    if moment <= scheduled:
+        return scheduled
+    if spec.schedule.daily_at is None:
+        return moment
+    at = datetime.combine(moment.date(), spec.schedule.daily_at)
+    return at if at >= moment else at + timedelta(days=1)
+
+
 def build_send_list(
     con: duckdb.DuckDBPyConnection, spec: CampaignSpec, first: date, last: date, sender: Sender
 ) -> pd.DataFrame:

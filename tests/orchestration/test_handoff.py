@@ -161,3 +161,41 @@ def test_delivering_the_past_needs_mode_send() -> None:
     config = DeliveryConfig(deliver_past=PastDelivery(max_age_hours=72, requested_by="kim"))
     with pytest.raises(dg.Failure, match="only applies to mode send"):
         decide_run(config, D - timedelta(days=2), D, {}, POLICY)
+
+
+def test_a_held_list_approved_days_later_goes_at_the_next_send_time_and_caps_count_the_day_it_arrives() -> None:
+    """Approved on D+3 at 15:00, an 11:00 campaign's held sends go at 11:00 on D+4 (not at 11:00 on D+1,
+    long past), and the frequency caps count them on D+4: there the customer already has an ad."""
+    from orchestration.campaigns.planning import reschedule_approved
+    from orchestration.campaigns.send_list import SEND_LIST_COLUMNS
+    from tests.campaigns.conftest import no_control, sent_before
+
+    blast, other = _campaign("11:00", campaign_id="blast"), _campaign("10:00", campaign_id="other")
+    rows = pd.DataFrame(_listing(blast, datetime(2025, 6, 16, 11, 0)), columns=SEND_LIST_COLUMNS)
+    approvals = pd.DataFrame(
+        [("blast", D, "approved", pd.Timestamp("2025-06-18 15:00"))],
+        columns=["campaign_id", "as_of_date", "decision", "decided_at"],
+    )
+    moved = reschedule_approved(rows, approvals, {"blast": blast})
+    assert set(moved["base_scheduled_at"]) == {pd.Timestamp("2025-06-19 11:00")}
+
+    history = [sent_before(other, "c1", date(2025, 6, 19), at="10:00")]
+    inputs = world(history=history, approvals=[("blast", D, "approved")])
+    specs = {"blast": blast, "other": other}
+    from orchestration.campaigns.policy import plan
+
+    nominal = decision_of(plan(rows, inputs, specs, no_control()), campaign="blast")
+    assert nominal["decision"] == "planned"  # on D+1 the customer had no other ad
+    arrived = decision_of(plan(moved, inputs, specs, no_control()), campaign="blast")
+    assert arrived["reason"] == "frequency_cap" and "ads_per_day" in arrived["detail"]
+
+
+def test_an_approval_before_the_send_time_changes_nothing_and_an_event_campaign_goes_at_once() -> None:
+    from orchestration.campaigns.send_list import next_send_after
+
+    daily, event = _campaign("11:00"), _campaign(event=True)
+    at = datetime(2025, 6, 16, 11, 0)
+    assert next_send_after(daily, at, datetime(2025, 6, 16, 9, 0)) == at
+    assert next_send_after(daily, at, datetime(2025, 6, 16, 10, 59)) == at
+    assert next_send_after(daily, at, datetime(2025, 6, 16, 11, 1)) == datetime(2025, 6, 17, 11, 0)
+    assert next_send_after(event, at, datetime(2025, 6, 18, 15, 0)) == datetime(2025, 6, 18, 15, 0)

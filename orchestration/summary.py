@@ -104,7 +104,7 @@ def print_summary(day: date, *, dry_run: bool, replayed: Sequence[datetime] = ()
         if _table_exists(con, "sends", "fct_send_decisions"):
             _print_plan(con, day)
         if dry_run:
-            print("plan mode (dry run): nothing was delivered")
+            print("dry run: nothing was delivered (mode plan)")
         elif _table_exists(con, "sends", "deliveries") and _table_exists(con, "sends", "fct_planned_sends"):
             _print_deliveries(con, day, replayed)
     print(f"outbox: {settings.outbox_dir / 'outbox.jsonl'} (table: {settings.outbox_dir / 'outbox.sqlite'})")

@@ -1,28 +1,23 @@
 """The durable record of every message: planned -> claimed -> accepted / failed -> delivered / opened /
-clicked, plus `unknown` for a person to resolve.
+clicked, plus `retry` (not taken, the next run sends it) and `unknown` (a person decides).
 
-SQLite in WAL mode; every claim is committed and fsynced (see `_tx`) before the provider call, so a
-process killed at any instant leaves a ledger that says exactly which messages may have reached a
-provider. A `claimed` row found at start-up is a message whose fate is unknown: it is sent again (with
-the same batch id, hence the same idempotency key) only where the provider deduplicates, and only
-within the provider's dedupe window; otherwise it becomes `unknown` and is never re-sent automatically
-(`unknowns()` lists them, `resolve()` settles them).
+Four things happen to a message, one method each:
 
-A claim is one row per batch in `claims` (batch id, time, its keys), written in one statement
-whatever the batch size; a message's own row is written when its answer comes back (or when it is
-planned). A message is `claimed` while it is in an open claim: answering it takes it out, and a
-claim with no keys left is deleted.
+* `claim`: about to go to a provider, under a batch id (the request's idempotency key). Committed and
+  on disk (`sync`) before the provider call, so a process killed at any instant, or a power cut,
+  leaves a ledger that says exactly which messages may have reached a provider: the claimed ones.
+* `record`: the provider's answer per message (and the suppression it implies for the address).
+* `settle`: what became of a message an interrupted run left claimed, from asking the provider
+  (`Adapter.lookup`), from a same-key resend, or `unknown` for a person (`unknowns`, `resolve`).
+* read: `rows`, `states`, `claims`, `counts`, `history`, `suppressions`.
 
-A batch that comes back accepted whole (the common case of a batch API) is recorded as one row in
-`batches` (adapter, campaign, channel, purpose, request id, time, the recipients' customer ids) and
-one narrow row per message (key, state, the batch and its place in it): a per-message row that
-repeated the batch's fields cost SQLite ~4 us per recipient against ~1 us for the narrow one, which
-is the difference between a third and a tenth of a batch API's throughput. `message_rows` (a view)
-puts the two back together and is what readers use; every other answer writes the full row.
+One row per message in `messages`, in one shape, whatever happened to it; `with ledger.atomic():`
+makes several writes one transaction (the delivery loop records a round's answers and claims the
+next requests in one commit). Exceptional transitions (unknown, settled, resolved, receipts) are also
+logged in `transitions` with who/why. The ledger keeps a hash of each address, never the address.
 
-One connection guarded by a lock, so the delivery loop, a receipt handler and a CLI may share a
+One connection guarded by a lock, so a delivery loop, a receipt handler and a CLI may share a
 `Ledger` across threads; several processes may open the same file (SQLite serialises the writers).
-The ledger keeps a hash of each address, never the address itself.
 """
 
 from __future__ import annotations
@@ -32,9 +27,7 @@ import json
 import os
 import sqlite3
 import threading
-import uuid
-from collections import Counter
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -44,8 +37,6 @@ from pathlib import Path
 from channels.masking import mask_text
 from channels.models import Message, Outcome, SendResult
 
-WAL_CHECKPOINT_PAGES = 25_000  # about 100 MB of WAL before SQLite copies it back into the file
-
 
 class State(StrEnum):
     PLANNED = "planned"
@@ -53,7 +44,7 @@ class State(StrEnum):
     ACCEPTED = "accepted"
     RETRY = "retry"  # not taken by the provider; the next run sends it again
     FAILED = "failed"  # permanent failure or opt-out (see `reason`)
-    UNKNOWN = "unknown"  # claimed, no answer, provider does not deduplicate: a person decides
+    UNKNOWN = "unknown"  # may or may not have reached the provider: a person decides
     DELIVERED = "delivered"
     OPENED = "opened"
     CLICKED = "clicked"
@@ -64,57 +55,40 @@ SENDABLE_STATES = frozenset({State.PLANNED, State.RETRY})
 # Receipts only move a message forward along this order.
 _PROGRESS = {State.ACCEPTED: 0, State.DELIVERED: 1, State.OPENED: 2, State.CLICKED: 3}
 
-_MESSAGES = """
--- The columns a batch shares (campaign, channel, purpose, adapter, times) are null on a message
--- recorded through `batches`; read messages through `message_rows`.
+STATE_OF_OUTCOME = {
+    Outcome.ACCEPTED: State.ACCEPTED,
+    Outcome.RETRY: State.RETRY,
+    Outcome.PERMANENT: State.FAILED,
+    Outcome.OPTED_OUT: State.FAILED,
+    Outcome.CONFIG_ERROR: State.RETRY,  # never reached the provider's queue: safe once fixed
+    Outcome.UNKNOWN: State.UNKNOWN,
+}
+
+_SCHEMA = """
 create table if not exists messages (
     key text primary key,
-    campaign_id text,
-    customer_id text,
-    channel text,
-    purpose text,
-    adapter text,
-    address_hash text,  -- planned and failed messages (suppression); not kept for a batch accepted whole
+    campaign_id text not null,
+    customer_id text not null,
+    channel text not null,
+    purpose text not null,
+    adapter text not null,
+    address_hash text not null,
     state text not null,
-    attempts integer not null default 0,
+    attempts integer not null default 0,  -- requests that carried it
+    batch_id text,  -- the last request's idempotency key
+    claimed_at text,  -- when that request was claimed
     provider_id text,
     reason text,
-    planned_at text,
-    updated_at text,
-    batch integer,  -- batches.id when the message's last answer came in a batch accepted whole
-    pos integer  -- its place in that batch's `customers`
+    planned_at text not null,
+    updated_at text not null
 );
-"""
-_SCHEMA = (
-    _MESSAGES
-    + """
--- Exceptional transitions (unknown, resolved, receipts, suppressed) with who/why; the hot path's
--- claim and answer live on the message row itself (claimed_at, updated_at).
+
 create table if not exists transitions (
     id integer primary key autoincrement,
     key text not null,
     state text not null,
     detail text,
     at text not null
-);
--- Open claims: batches handed (or about to be handed) to a provider whose answers are not recorded.
-create table if not exists claims (
-    batch_id text primary key,
-    adapter text not null,
-    claimed_at text not null,
-    keys text not null
-);
--- Batches a provider accepted whole: what their messages share, recorded once.
-create table if not exists batches (
-    id integer primary key,
-    batch_id text not null,
-    adapter text not null,
-    campaign_id text not null,
-    channel text not null,
-    purpose text not null,
-    provider_id text,
-    answered_at text not null,
-    customers text not null  -- JSON array, in the order of the messages' `pos`
 );
 create table if not exists suppressions (
     channel text not null,
@@ -125,92 +99,23 @@ create table if not exists suppressions (
     primary key (channel, address_hash)
 );
 """
+_COLUMNS = (
+    "key",
+    "campaign_id",
+    "customer_id",
+    "channel",
+    "purpose",
+    "adapter",
+    "address_hash",
+    "state",
+    "attempts",
+    "batch_id",
+    "claimed_at",
+    "provider_id",
+    "reason",
+    "planned_at",
+    "updated_at",
 )
-_VIEW = """
-create view if not exists message_rows as
-select m.key,
-       coalesce(m.campaign_id, b.campaign_id) as campaign_id,
-       coalesce(m.customer_id, b.customers ->> m.pos) as customer_id,
-       coalesce(m.channel, b.channel) as channel,
-       coalesce(m.purpose, b.purpose) as purpose,
-       coalesce(m.adapter, b.adapter) as adapter,
-       m.address_hash,
-       m.state,
-       m.attempts,
-       coalesce(m.provider_id, b.provider_id) as provider_id,
-       m.reason,
-       coalesce(m.planned_at, b.answered_at) as planned_at,
-       coalesce(m.updated_at, b.answered_at) as updated_at,
-       b.batch_id
-from messages m left join batches b on b.id = m.batch
-"""
-
-
-def _shrink_claims(which: str, answered: str, emptied: str | None = None) -> tuple[str, str]:
-    """SQL taking the keys of `answered` (a JSON array) out of the open claims `which` selects, then
-    deleting those of `emptied` (default: `which`) left empty: the one definition, for the Python paths
-    and the trigger below."""
-    return (
-        "update claims set keys = (select json_group_array(c.value) from json_each(claims.keys) as c"
-        f" where c.value not in (select value from json_each({answered}))) where {which}",
-        f"delete from claims where keys = '[]' and {emptied or which}",
-    )
-
-
-_SHRINK_ONE_CLAIM = _shrink_claims("batch_id = :batch_id", ":answered")
-_SHRINK_ANY_CLAIM = _shrink_claims(
-    "exists (select 1 from json_each(claims.keys) as k where k.value in (select value from json_each(:answered)))",
-    ":answered",
-    emptied="true",  # an emptied claim no longer holds the keys `which` looks for
-)
-_SHRINK_IN_TRIGGER = _shrink_claims("batch_id = new.batch_id", "new.keys")
-# A batch accepted whole is recorded by one statement, an insert into this view: its trigger writes the
-# `batches` row, a narrow row per message and takes the keys out of the batch's claim. A worker holds the
-# ledger while it writes, and every statement gives up the GIL and waits to take it back (up to a switch
-# interval, behind threads building request bodies): five statements per batch held the ledger ~4x longer
-# than one, and four workers queued behind each other for it. Recreated on every open, so it stays current.
-_RECORD_ACCEPTED_BATCH = f"""
-drop trigger if exists record_accepted_batch;
-drop view if exists accepted_batches;
-create view accepted_batches as
-select batch_id, adapter, campaign_id, channel, purpose, provider_id, answered_at, customers, null as keys,
-       null as next_batch_id, null as next_keys
-from batches;
-create trigger record_accepted_batch instead of insert on accepted_batches
-begin
-    -- Without keys, the batch is its claim as claimed (the delivery loop's own batches): its keys are
-    -- read from there rather than sent again. A claim that is gone or of another size is a bug.
-    select raise(abort, 'record_accepted_batch: no claim of this size for the batch')
-    where new.keys is null and not exists (
-        select 1 from claims
-        where batch_id = new.batch_id and json_array_length(keys) = json_array_length(new.customers)
-    );
-    insert into batches (batch_id, adapter, campaign_id, channel, purpose, provider_id, answered_at, customers)
-    values (new.batch_id, new.adapter, new.campaign_id, new.channel, new.purpose, new.provider_id,
-            new.answered_at, new.customers);
-    -- A planned row keeps its own columns; the batch supplies the rest (see `message_rows`).
-    insert into messages (key, state, attempts, batch, pos)
-    select value, 'accepted', 1, (select max(id) from batches), key
-    from json_each(coalesce(new.keys, (select keys from claims where batch_id = new.batch_id))) where true
-    on conflict (key) do update set state = excluded.state, attempts = attempts + 1, batch = excluded.batch,
-        pos = excluded.pos, provider_id = null, reason = null, updated_at = null;
-    -- The claim holds exactly these keys, unless this is part of an earlier batch resent.
-    delete from claims where batch_id = new.batch_id and keys = coalesce(new.keys, keys);
-    {_SHRINK_IN_TRIGGER[0]};
-    {_SHRINK_IN_TRIGGER[1]};
-    -- The sender's next batch, claimed in the same commit (see `record_batch`).
-    insert or replace into claims (batch_id, adapter, claimed_at, keys)
-    select new.next_batch_id, new.adapter, new.answered_at, new.next_keys where new.next_batch_id is not null;
-end;
-"""
-# Ledgers written before `batches` existed declared every column not null: rebuilt once on open.
-_MESSAGE_COLUMNS = (
-    "key, campaign_id, customer_id, channel, purpose, adapter, address_hash, state, attempts, provider_id,"
-    " reason, planned_at, updated_at"
-)
-_ADDED_COLUMNS = {
-    "suppressions": {"kind": "text not null default 'permanent'"},
-}
 
 
 class SuppressionKind(StrEnum):
@@ -221,28 +126,6 @@ class SuppressionKind(StrEnum):
 def address_hash(address: str) -> str:
     """Suppressions and the ledger keep a hash, not the address itself."""
     return hashlib.sha256(address.strip().lower().encode()).hexdigest()[:32]
-
-
-_CONTROL_BYTES = bytes(range(32))  # besides the quote and the backslash, what a JSON string must escape
-
-
-def _json_array(values: Sequence[str]) -> str:
-    """Many keys (or customer ids) as one bound parameter, a JSON array read with json_each: one
-    statement per batch instead of one per key keeps the delivery loop's thread off SQLite, and the
-    GIL, most of the time.
-
-    Plain strings (no quote, backslash or control character: every key the planner makes) are joined
-    directly: 27 us for 1,000 keys against json.dumps' 72 us, paid twice per batch while holding the
-    GIL the other senders wait for. Anything else goes through json.dumps."""
-    joined = '","'.join(values)
-    if "\\" not in joined and joined.count('"') == 2 * len(values) - 2:
-        try:
-            encoded = joined.encode()
-        except UnicodeEncodeError:  # a lone surrogate: json.dumps escapes it
-            encoded = b"\0"
-        if len(encoded.translate(None, _CONTROL_BYTES)) == len(encoded):
-            return f'["{joined}"]'
-    return json.dumps(list(values), separators=(",", ":"))
 
 
 def _now() -> str:
@@ -264,7 +147,7 @@ class LedgerRow:
 
 @dataclass(frozen=True)
 class Claim:
-    """Where a `claimed` row stands: which batch it went out in and when."""
+    """Where a `claimed` message stands: which request it went out in and when."""
 
     key: str
     batch_id: str
@@ -278,51 +161,26 @@ class Ledger:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        self._wal_lock = threading.Lock()
+        self._depth = 0  # nesting of `atomic` blocks on the thread holding the lock
+        self._claimed = False  # the open transaction claims something
+        self._committed = 0  # commits so far; `sync` has put the first `_synced` of them on disk
+        self._synced = 0
+        self._sync_lock = threading.Lock()
         self._wal_fd: int | None = None
-        self._db = self._connect()
-        self._db.executescript(_SCHEMA)
-        self._migrate()
-        self._db.executescript(_VIEW)
-        try:
-            self._db.executescript(f"begin immediate; {_RECORD_ACCEPTED_BATCH} commit;")
-        except sqlite3.Error:
-            if self._db.in_transaction:
-                self._db.execute("rollback")
-            raise
-
-    def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, isolation_level=None, timeout=60, check_same_thread=False)
-        db.execute("pragma journal_mode=wal")
-        db.execute("pragma synchronous=normal")  # durable commits fsync the WAL themselves (see `_tx`)
-        # Keys are hashes, so every answer dirties its own page of the key index; checkpointing every
-        # 1,000 WAL pages (SQLite's default) then copies pages back on nearly every commit. A longer WAL
-        # (SQLite checkpoints it when the last connection closes) costs disk for the duration of a run, not throughput.
-        db.execute(f"pragma wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
-        return db
-
-    def _migrate(self) -> None:
-        """Bring a ledger written by an earlier version to this schema (idempotent)."""
-        for table, columns in _ADDED_COLUMNS.items():
-            have = {row[1] for row in self._db.execute(f"pragma table_info({table})")}
-            for column, decl in columns.items():
-                if column not in have:
-                    self._db.execute(f"alter table {table} add column {column} {decl}")
-        info = {row[1]: row[3] for row in self._db.execute("pragma table_info(messages)")}
-        if info.get("campaign_id") or "batch" not in info:
-            with self._tx() as db:
-                db.execute("drop view if exists message_rows")
-                db.execute("alter table messages rename to messages_before_batches")
-                db.execute(_MESSAGES)
-                db.execute(
-                    f"insert into messages ({_MESSAGE_COLUMNS}) select {_MESSAGE_COLUMNS} from messages_before_batches"
-                )
-                db.execute("drop table messages_before_batches")
+        self._db = sqlite3.connect(self.path, isolation_level=None, timeout=60, check_same_thread=False)
+        self._db.execute("pragma journal_mode=wal")
+        # A commit reaches the OS (it survives a killed process); `sync` puts it on disk (a power cut).
+        self._db.execute("pragma synchronous=normal")
+        with self.atomic() as db:
+            _migrate(db)
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    db.execute(statement)
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
-        with self._wal_lock:
+        with self._sync_lock:
             if self._wal_fd is not None:
                 os.close(self._wal_fd)
                 self._wal_fd = None
@@ -334,326 +192,168 @@ class Ledger:
         self.close()
 
     @contextmanager
-    def _tx(self, durable: bool = True) -> Iterator[sqlite3.Connection]:
-        """One write transaction; a durable one is on disk when this returns.
-
-        Every commit reaches the OS's copy of the WAL (it survives a killed process); a durable one
-        is then fsynced by `_sync`, after the ledger is released, so other senders do not wait for
-        the disk (SQLite's `synchronous=full` fsyncs inside the commit: the ledger stayed held for
-        it). `durable=False` skips the fsync: such a commit survives a killed process but not a power
-        cut, until the next durable commit (the WAL is sequential, so that fsync carries it too). Only
-        answers use it: losing one leaves the message `claimed`, which the next run treats as unknown
-        or re-sends under the same key; claims are always durable, since losing one could send a
-        message twice."""
+    def atomic(self, *, durable: bool = True) -> Iterator[sqlite3.Connection]:
+        """One write transaction; writes inside join it. When it claims anything it is on disk when the
+        outermost block ends, unless `durable=False`: then whoever sends what it claimed calls `sync`
+        first (the delivery loop's workers do, so the loop's thread never waits for the disk)."""
         with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield self._db
+                finally:
+                    self._depth -= 1
+                return
             self._db.execute("begin immediate")
+            self._depth, self._claimed = 1, False
             try:
                 yield self._db
                 self._db.execute("commit")
+                self._committed += 1
             except BaseException:
                 self._db.execute("rollback")
                 raise
-        if durable:
-            self._sync()
+            finally:
+                self._depth = 0
+            claimed = self._claimed
+        if claimed and durable:
+            self.sync()
 
-    def _sync(self) -> None:
-        """Put every commit made so far on disk: fsync the WAL file, which SQLite keeps (same file)
-        while this ledger has it open. Several senders' fsyncs overlap; none holds the ledger."""
-        with self._wal_lock:
+    def sync(self) -> None:
+        """Put every commit made so far on disk. Several threads' calls share one fsync: whoever comes
+        while another's is running waits for it and finds its commits covered, or runs the next.
+
+        The fsync is of the WAL file SQLite appends to (the same file while this connection is open),
+        rather than SQLite's own `synchronous=full`, which fsyncs inside the commit: the delivery loop's
+        thread would wait for the disk every round, and the batch APIs' bar (20,000 recipients/s) is not
+        met on this VM's disk that way (an fsync of a batch's pages takes 7-30 ms here)."""
+        target = self._committed
+        with self._sync_lock:
+            if self._synced >= target:
+                return
             if self._wal_fd is None:
                 self._wal_fd = os.open(f"{self.path}-wal", os.O_RDONLY)
-            fd = self._wal_fd
-        os.fsync(fd)
-
-    def _transaction(self, statements: Iterable[tuple[str, Sequence[object] | dict[str, object]]]) -> None:
-        with self._tx() as db:
-            for sql, params in statements:
-                db.execute(sql, params)
+            os.fsync(self._wal_fd)
+            self._synced = max(self._synced, target)
 
     def _query(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
         with self._lock:
             return self._db.execute(sql, params).fetchall()
 
-    # -- sending --------------------------------------------------------------------------------
+    # -- claim ----------------------------------------------------------------------------------
 
     def plan(self, messages: Sequence[Message], adapter: str) -> int:
         """Record messages as planned; keys already known keep their state. Returns how many are new."""
         now = _now()
-        rows = json.dumps(
-            [
-                [m.key, m.campaign_id, m.customer_id, str(m.channel), str(m.purpose), address_hash(m.address)]
-                for m in messages
-            ],
-            ensure_ascii=False,
-        )
-        with self._tx() as db:
+        with self.atomic() as db:
             before = db.total_changes
-            db.execute(
+            db.executemany(
                 "insert or ignore into messages (key, campaign_id, customer_id, channel, purpose, adapter,"
-                " address_hash, state, planned_at, updated_at)"
-                " select value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, ?, value ->> 5,"
-                " 'planned', ?, ? from json_each(?)",
-                (adapter, now, now, rows),
+                " address_hash, state, planned_at, updated_at) values (?, ?, ?, ?, ?, ?, ?, 'planned', ?, ?)",
+                [(*_identity(m, adapter), now, now) for m in messages],
             )
             return db.total_changes - before
 
-    def _open_claims(self, db: sqlite3.Connection | None = None) -> dict[str, Claim]:
-        """key -> its open claim; few rows in normal running (the batches in flight)."""
-        out: dict[str, Claim] = {}
-        rows = (db or self._db).execute("select batch_id, claimed_at, keys from claims").fetchall()
-        for batch_id, claimed_at, keys in rows:
-            at = datetime.fromisoformat(claimed_at)
-            for key in json.loads(keys):
-                out[key] = Claim(key, batch_id, at)
-        return out
+    def claim(self, messages: Sequence[Message], batch_id: str, adapter: str) -> list[str]:
+        """Mark `messages` as about to be sent in the request `batch_id`; on disk before this returns.
 
-    def states(self, keys: Sequence[str]) -> dict[str, State]:
-        """The state of each known key (keys never planned nor claimed are absent)."""
-        with self._lock:
-            out = {
-                key: State(state)
-                # `cross join` keeps json_each outside: one key lookup per asked key, whatever the ledger's size.
-                for key, state in self._db.execute(
-                    "select m.key, m.state from json_each(?) as j cross join messages as m on m.key = j.value",
-                    (_json_array(keys),),
-                )
-            }
-            open_claims = self._open_claims()
-        wanted = set(keys) if open_claims else ()
-        for key in open_claims:
-            if key in wanted:
-                out[key] = State.CLAIMED
-        return out
-
-    def claims(self, keys: Sequence[str]) -> dict[str, Claim]:
-        """The batch id and claim time of those `keys` that are currently claimed."""
-        with self._lock:
-            open_claims = self._open_claims()
-        return {k: open_claims[k] for k in keys if k in open_claims}
-
-    def claim(self, keys: Sequence[str], batch_id: str | None = None) -> None:
-        """Mark messages as about to be sent; committed before the provider call."""
-        self.claim_batches([(list(keys), batch_id)])
-
-    def claim_batches(self, batches: Sequence[tuple[Sequence[str], str | None]], adapter: str = "") -> None:
-        """Claim several batches in one durable commit."""
-        self.commit_round([(keys, batch_id) for keys, batch_id in batches], (), adapter=adapter)
-
-    def record(self, results: Sequence[SendResult], channel_of: dict[str, tuple[str, str]] | None = None) -> None:
-        """Store each result; address-level permanent failures and opt-outs feed the suppression list.
-
-        `channel_of` maps key -> (channel, address) for the messages whose failures should suppress.
-        """
-        self.commit_round((), results, channel_of)
-
-    def commit_round(
-        self,
-        claims: Sequence[tuple[Sequence[str], str | None]],
-        results: Sequence[SendResult],
-        channel_of: dict[str, tuple[str, str]] | None = None,
-        adapter: str = "",
-        messages: dict[str, Message] | None = None,
-        closes: Sequence[tuple[str, Sequence[str]]] | None = None,
-    ) -> None:
-        """Record answers and claim the next batches in one transaction: the delivery loop pays one
-        commit per round, and a statement per kind of write, however many messages.
-
-        `messages` (key -> Message) lets an answer create the row of a message that was never planned
-        (the delivery loop plans lazily, so the first request leaves before a large campaign is
-        written out). Answered keys leave their open claim; `closes` ((batch id, keys answered) per
-        batch) saves looking through every open claim to find them."""
+        A message is claimed only if it is sendable (new, planned, retry) or already claimed under this
+        same batch id (a resend under the same key). Returns the keys that could not be claimed (another
+        run settled or claimed them meanwhile): they must not be sent."""
         now = _now()
+        # What a batch's messages share is bound once; each row carries key, customer and address hash,
+        # in one statement over a JSON list: about a third of executemany's cost per row, which the
+        # batch APIs' bar (20,000 recipients/s) needs.
+        groups: dict[tuple[str, str, str], list[tuple[str, str, str]]] = {}
+        for m in messages:
+            groups.setdefault((m.campaign_id, str(m.channel), str(m.purpose)), []).append(
+                (m.key, m.customer_id, address_hash(m.address))
+            )
+        with self.atomic() as db:
+            self._claimed = True
+            before = db.total_changes
+            for (campaign_id, channel, purpose), rows in groups.items():
+                db.execute(
+                    "insert into messages (key, customer_id, address_hash, campaign_id, channel, purpose, adapter,"
+                    " state, attempts, batch_id, claimed_at, planned_at, updated_at)"
+                    " select value ->> 0, value ->> 1, value ->> 2, ?, ?, ?, ?, 'claimed', 1, ?, ?, ?, ?"
+                    " from json_each(?) where true"
+                    " on conflict (key) do update set state = 'claimed', attempts = attempts + 1,"
+                    " campaign_id = excluded.campaign_id, customer_id = excluded.customer_id,"
+                    " channel = excluded.channel, purpose = excluded.purpose, address_hash = excluded.address_hash,"
+                    " adapter = excluded.adapter, batch_id = excluded.batch_id, claimed_at = excluded.claimed_at,"
+                    " updated_at = excluded.updated_at"
+                    " where messages.state in ('planned', 'retry')"
+                    " or (messages.state = 'claimed' and messages.batch_id = excluded.batch_id)",
+                    (campaign_id, channel, purpose, adapter, batch_id, now, now, now, json.dumps(rows)),
+                )
+            if db.total_changes - before == len(messages):
+                return []
+            return [
+                key
+                for (key,) in db.execute(
+                    "select j.value from json_each(?) as j join messages as m on m.key = j.value"
+                    " where not (m.state = 'claimed' and m.batch_id = ?)",
+                    (json.dumps([m.key for m in messages]), batch_id),
+                )
+            ]
+
+    # -- record ---------------------------------------------------------------------------------
+
+    def record(self, results: Sequence[SendResult]) -> None:
+        """Store each answer; address-level permanent failures and opt-outs feed the suppression list."""
         if not results:
-            if claims:
-                # Claims alone are one statement, its own transaction, on disk (`_sync`) before the call.
-                with self._lock:
-                    _insert_claims(self._db, claims, adapter, now)
-                self._sync()
             return
+        now = _now()
+        # Answers sharing state, request id and reason (a batch accepted whole: all of them) are one
+        # statement over their keys, for the same reason as in `claim`.
         groups: dict[tuple[str, str | None, str | None], list[str]] = {}
-        suppressions = []
+        suppress = []
+        unknown = []
         for r in results:
-            state = _STATE_OF[r.outcome]
-            reason = mask_text(r.reason) if r.reason else None
-            if state is not State.ACCEPTED and reason is None:
-                reason = str(r.outcome)
+            state = STATE_OF_OUTCOME[r.outcome]
+            reason = mask_text(r.reason) if r.reason else (None if state is State.ACCEPTED else str(r.outcome))
             groups.setdefault((str(state), r.provider_id, reason), []).append(r.key)
-            if (
-                r.outcome in (Outcome.PERMANENT, Outcome.OPTED_OUT)
-                and r.suppress
-                and channel_of
-                and r.key in channel_of
-            ):
-                channel, address = channel_of[r.key]
+            if r.outcome in (Outcome.PERMANENT, Outcome.OPTED_OUT) and r.suppress:
                 kind = SuppressionKind.OPTED_OUT if r.outcome is Outcome.OPTED_OUT else SuppressionKind.PERMANENT
-                suppressions.append((channel, address_hash(address), reason or str(r.outcome), now, str(kind)))
-        # Claims must be on disk before the call; answers alone may skip the fsync (see `_tx`).
-        with self._tx(durable=bool(claims)) as db:
-            self._answer(db, groups, now, adapter, messages)
-            if closes is None:
-                self._close(db, {r.key for r in results})
-            elif closes:
-                _close_claims(db, closes)
-            if suppressions:
+                suppress.append((reason, now, str(kind), r.key))
+            elif r.outcome is Outcome.UNKNOWN:
+                unknown.append((r.key, str(State.UNKNOWN), reason, now))
+        with self.atomic() as db:
+            for (state, provider_id, reason), keys in groups.items():
+                db.execute(
+                    "update messages set state = ?, provider_id = coalesce(?, provider_id), reason = ?,"
+                    " updated_at = ? where key in (select value from json_each(?))",
+                    (state, provider_id, reason, now, json.dumps(keys)),
+                )
+            if suppress:
                 db.executemany(
                     "insert or replace into suppressions (channel, address_hash, reason, at, kind)"
-                    " values (?, ?, ?, ?, ?)",
-                    suppressions,
+                    " select channel, address_hash, ?, ?, ? from messages where key = ?",
+                    suppress,
                 )
-            if claims:
-                _insert_claims(db, claims, adapter, now)
+            if unknown:
+                db.executemany("insert into transitions (key, state, detail, at) values (?, ?, ?, ?)", unknown)
 
-    def record_batch(
-        self,
-        batch_id: str,
-        messages: Sequence[Message],
-        results: Sequence[SendResult],
-        adapter: str,
-        channel_of: dict[str, tuple[str, str]] | None = None,
-        kept: Collection[str] = (),
-        *,
-        whole_claim: bool = False,
-        then_claim: tuple[Sequence[str], str] | None = None,
-    ) -> None:
-        """Record the answers to one claimed batch and take them out of its claim; `kept` keys stay
-        claimed (they go again under the same batch id).
+    # -- settle ---------------------------------------------------------------------------------
 
-        A batch accepted whole, in order, under one request id, whose messages share campaign, channel
-        and purpose, becomes one `batches` row and a narrow row per message; anything else full rows.
-        `whole_claim` says the batch's open claim holds exactly these messages' keys, in this order (the
-        delivery loop claims each batch so, just before sending it): the keys are then read from the
-        claim instead of being encoded and bound a second time. `then_claim` ((keys, batch id)) claims
-        the sender's next batch in the same commit, durably: one commit per batch instead of two."""
-        if results and not kept and len(results) == len(messages):
-            n, first, provider_id = len(messages), messages[0], results[0].provider_id
-            keys = [m.key for m in messages]
-            # One pass per field, compared in C by identity first (hashing an enum member runs Python
-            # code): this runs for every recipient of a batch API, holding the GIL the senders wait for.
-            if (
-                [r.outcome for r in results].count(Outcome.ACCEPTED) == n
-                and [r.key for r in results] == keys
-                and [r.provider_id for r in results].count(provider_id) == n
-                and [m.campaign_id for m in messages].count(first.campaign_id) == n
-                and [m.channel for m in messages].count(first.channel) == n
-                and [m.purpose for m in messages].count(first.purpose) == n
-            ):
-                self._record_accepted_batch(
-                    batch_id, messages, None if whole_claim else keys, provider_id, adapter, then_claim
-                )
-                return
-        answered = [r for r in results if r.key not in kept]
-        self.commit_round(
-            [then_claim] if then_claim else (),
-            answered,
-            channel_of,
-            adapter,
-            {m.key: m for m in messages},
-            closes=[(batch_id, [r.key for r in answered])],
-        )
-
-    def _record_accepted_batch(
-        self,
-        batch_id: str,
-        messages: Sequence[Message],
-        keys: list[str] | None,
-        provider_id: str | None,
-        adapter: str,
-        then_claim: tuple[Sequence[str], str] | None,
-    ) -> None:
-        first = messages[0]
-        next_keys, next_batch_id = then_claim or (None, None)
-        with self._lock:
-            # One statement is its own transaction (see `record_accepted_batch`), fsynced only when it
-            # claims a batch (see `_tx`): an answer lost leaves its batch claimed, resent under its id
-            # or called unknown.
-            self._db.execute(
-                "insert into accepted_batches (batch_id, adapter, campaign_id, channel, purpose, provider_id,"
-                " answered_at, customers, keys, next_batch_id, next_keys) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    batch_id,
-                    adapter,
-                    first.campaign_id,
-                    str(first.channel),
-                    str(first.purpose),
-                    provider_id,
-                    _now(),
-                    _json_array([m.customer_id for m in messages]),
-                    None if keys is None else _json_array(keys),
-                    next_batch_id,
-                    None if next_keys is None else _json_array(next_keys),
-                ),
+    def settle(self, results: Sequence[SendResult], how: str) -> None:
+        """Record what became of messages an interrupted run left claimed, and how that is known
+        ("the provider's records", "resent under the same key", ...). RETRY means the provider never
+        got them: they are sent again."""
+        with self.atomic() as db:
+            self.record(results)
+            now = _now()
+            db.executemany(
+                "insert into transitions (key, state, detail, at) values (?, ?, ?, ?)",
+                [(r.key, str(STATE_OF_OUTCOME[r.outcome]), f"settled: {how}", now) for r in results],
             )
-        if then_claim is not None:
-            self._sync()
-
-    def _answer(
-        self,
-        db: sqlite3.Connection,
-        groups: dict[tuple[str, str | None, str | None], list[str]],
-        now: str,
-        adapter: str,
-        messages: dict[str, Message] | None,
-    ) -> None:
-        if messages is not None:
-            # Upsert: the row exists if the message was planned or answered before, else it is made here.
-            # Fields a group shares are bound once; each row carries only what differs (SQLite re-parses
-            # the row's JSON for every field taken from it, so fewer per-row fields is most of the cost).
-            shared: dict[tuple[str, str | None, str, str, str], list[tuple[str, str, str, str | None]]] = {}
-            for (state, provider_id, reason), keys in groups.items():
-                for k in keys:
-                    m = messages[k]
-                    shared.setdefault((state, reason, m.campaign_id, str(m.channel), str(m.purpose)), []).append(
-                        (k, m.customer_id, address_hash(m.address), provider_id)
-                    )
-            for (state, reason, campaign_id, channel, purpose), rows in shared.items():
-                db.execute(
-                    "insert into messages (key, customer_id, address_hash, provider_id, state, reason, campaign_id,"
-                    " channel, purpose, adapter, attempts, planned_at, updated_at)"
-                    " select value ->> 0, value ->> 1, value ->> 2, value ->> 3, ?, ?, ?, ?, ?, ?, 1, ?, ?"
-                    " from json_each(?) where true"
-                    " on conflict (key) do update set state = excluded.state,"
-                    " provider_id = coalesce(excluded.provider_id, provider_id), reason = excluded.reason,"
-                    " attempts = attempts + 1, updated_at = excluded.updated_at",
-                    (
-                        state,
-                        reason,
-                        campaign_id,
-                        channel,
-                        purpose,
-                        adapter,
-                        now,
-                        now,
-                        json.dumps(rows, ensure_ascii=False),
-                    ),
-                )
-            return
-        # Answers sharing state, request id and reason update as one key list; the rest as JSON rows.
-        shared = {g: keys for g, keys in groups.items() if len(keys) >= 8}
-        rows = [(k, *g) for g, keys in groups.items() if g not in shared for k in keys]
-        for (state, provider_id, reason), keys in shared.items():
-            db.execute(
-                "update messages set state = ?, provider_id = coalesce(?, provider_id), reason = ?, updated_at = ?,"
-                " attempts = attempts + 1 where key in (select value from json_each(?))",
-                (state, provider_id, reason, now, _json_array(keys)),
-            )
-        if rows:
-            db.execute(
-                "update messages set state = a.value ->> 1, provider_id = coalesce(a.value ->> 2, provider_id),"
-                " reason = a.value ->> 3, updated_at = ?, attempts = attempts + 1 from json_each(?) as a"
-                " where messages.key = a.value ->> 0",
-                (now, json.dumps(rows, ensure_ascii=False)),
-            )
-
-    def _close(self, db: sqlite3.Connection, answered: set[str]) -> None:
-        """Take answered (or settled) keys out of their open claims; drop claims left empty."""
-        params = {"answered": _json_array(sorted(answered))}
-        for sql in _SHRINK_ANY_CLAIM:
-            db.execute(sql, params)
 
     def mark(self, keys: Sequence[str], state: State, reason: str | None = None) -> None:
+        """Set `state` on known keys, logged with `reason` (a person's or the loop's decision)."""
         now = _now()
         reason = mask_text(reason) if reason else None
-        with self._tx() as db:
+        with self.atomic() as db:
             db.executemany(
                 "update messages set state = ?, reason = coalesce(?, reason), updated_at = ? where key = ?",
                 [(str(state), reason, now, k) for k in keys],
@@ -662,55 +362,60 @@ class Ledger:
                 "insert into transitions (key, state, detail, at) values (?, ?, ?, ?)",
                 [(k, str(state), reason, now) for k in keys],
             )
-            self._close(db, set(keys))
 
-    # -- reading --------------------------------------------------------------------------------
+    # -- read -----------------------------------------------------------------------------------
 
     def rows(
         self, campaign_id: str | None = None, state: State | None = None, keys: Sequence[str] | None = None
     ) -> list[LedgerRow]:
-        """Rows the ledger has written, by key; a message in an open claim shows as `claimed`."""
+        """Messages the ledger knows, by key."""
         sql = (
             "select key, campaign_id, customer_id, channel, adapter, state, attempts, provider_id, reason"
-            " from message_rows where 1 = 1"
+            " from messages where 1 = 1"
         )
         params: list[object] = []
         if campaign_id is not None:
             sql += " and campaign_id = ?"
             params.append(campaign_id)
-        if state is not None and state is not State.CLAIMED:
+        if state is not None:
             sql += " and state = ?"
             params.append(str(state))
         if keys is not None:
             sql += " and key in (select value from json_each(?))"
-            params.append(_json_array(keys))
-        with self._lock:
-            found = self._db.execute(sql + " order by key", params).fetchall()
-            open_claims = self._open_claims()
-        out = [
-            LedgerRow(*row[:5], State.CLAIMED if row[0] in open_claims else State(row[5]), *row[6:]) for row in found
+            params.append(json.dumps(list(keys)))
+        return [
+            LedgerRow(*row[:5], State(row[5]), *row[6:])  # type: ignore[call-arg]
+            for row in self._query(sql + " order by key", params)
         ]
-        return out if state is None else [r for r in out if r.state is state]
+
+    def states(self, keys: Sequence[str]) -> dict[str, State]:
+        """The state of each known key (keys never planned nor claimed are absent)."""
+        return {
+            key: State(state)
+            for key, state in self._query(
+                "select m.key, m.state from json_each(?) as j join messages as m on m.key = j.value",
+                (json.dumps(list(keys)),),
+            )
+        }
+
+    def claims(self, keys: Sequence[str]) -> dict[str, Claim]:
+        """The request (batch id) and claim time of those `keys` that are currently claimed."""
+        return {
+            key: Claim(key, batch_id, datetime.fromisoformat(at))
+            for key, batch_id, at in self._query(
+                "select m.key, m.batch_id, m.claimed_at from json_each(?) as j join messages as m on m.key = j.value"
+                " where m.state = 'claimed'",
+                (json.dumps(list(keys)),),
+            )
+        }
 
     def counts(self, campaign_id: str | None = None) -> dict[str, int]:
-        """Messages per state, e.g. for a run's metadata. Messages in flight count as `claimed` even
-        when the delivery loop has not written their row yet (it plans lazily)."""
-        sql = "select key, state from messages"
-        params: list[object] = []
-        if campaign_id is not None:
-            sql = "select key, state from message_rows where campaign_id = ?"
-            params.append(campaign_id)
-        with self._lock:
-            rows = dict(self._db.execute(sql, params).fetchall())
-            open_claims = self._open_claims()
-        counts = Counter(rows.values())
-        for key in open_claims:
-            if key in rows:
-                counts[rows[key]] -= 1
-                counts[str(State.CLAIMED)] += 1
-            elif campaign_id is None:
-                counts[str(State.CLAIMED)] += 1
-        return {state: n for state, n in counts.items() if n}
+        """Messages per state, e.g. for a run's metadata."""
+        if campaign_id is None:
+            return dict(self._query("select state, count(*) from messages group by state"))
+        return dict(
+            self._query("select state, count(*) from messages where campaign_id = ? group by state", (campaign_id,))
+        )
 
     def history(self, key: str) -> list[tuple[str, str | None, str]]:
         """(state, detail, at) for one message, oldest first."""
@@ -735,20 +440,22 @@ class Ledger:
         self, channel: str, address: str, reason: str, kind: SuppressionKind = SuppressionKind.PERMANENT
     ) -> None:
         """Add an address to the suppression list (receipts, 080 opt-out webhooks, one-click unsubscribe)."""
-        with self._tx() as db:
+        with self.atomic() as db:
             db.execute(
                 "insert or replace into suppressions (channel, address_hash, reason, at, kind) values (?, ?, ?, ?, ?)",
                 (channel, address_hash(address), mask_text(reason), _now(), str(kind)),
             )
+        self.sync()  # an opt-out must survive a power cut as a claim does
 
     # -- receipts and people --------------------------------------------------------------------
 
     def advance(self, key: str, state: State, detail: str | None = None) -> bool:
         """Apply a receipt: move forward along accepted -> delivered -> opened -> clicked, never back.
 
-        A `failed` receipt (bounce) overrides any forward state. Returns whether the row changed.
+        A `failed` receipt (bounce) overrides any forward state. A receipt for a message still claimed
+        or unknown shows it reached the provider. Returns whether the row changed.
         """
-        with self._tx() as db:
+        with self.atomic() as db:
             row = db.execute("select state from messages where key = ?", (key,)).fetchone()
             if row is None:
                 return False
@@ -757,8 +464,7 @@ class Ledger:
                 if current is State.FAILED:
                     return False
             elif state in _PROGRESS:
-                # An `unknown` message that produced a receipt was evidently sent.
-                if current is State.UNKNOWN:
+                if current in (State.UNKNOWN, State.CLAIMED):
                     current = State.ACCEPTED
                 if current not in _PROGRESS or _PROGRESS[state] <= _PROGRESS[current]:
                     return False
@@ -786,65 +492,86 @@ class Ledger:
         state = State.ACCEPTED if sent else State.PLANNED
         detail = f"resolved by a person: {'sent' if sent else 're-queued'}" + (f" ({note})" if note else "")
         now = _now()
-        with self._tx() as db:
-            before = db.total_changes
+        with self.atomic() as db:
+            unknown = [
+                k
+                for (k,) in db.execute(
+                    "select m.key from json_each(?) as j join messages as m on m.key = j.value"
+                    " where m.state = 'unknown'",
+                    (json.dumps(list(keys)),),
+                )
+            ]
             db.executemany(
-                "update messages set state = ?, reason = ?, updated_at = ? where key = ? and state = 'unknown'",
-                [(str(state), detail, now, k) for k in keys],
+                "update messages set state = ?, reason = ?, updated_at = ? where key = ?",
+                [(str(state), detail, now, k) for k in unknown],
             )
-            changed = db.total_changes - before
             db.executemany(
-                "insert into transitions (key, state, detail, at) select ?, ?, ?, ? where"
-                " exists (select 1 from messages where key = ? and state = ?)",
-                [(k, str(state), detail, now, k, str(state)) for k in keys],
+                "insert into transitions (key, state, detail, at) values (?, ?, ?, ?)",
+                [(k, str(state), detail, now) for k in unknown],
             )
-            return changed
+        self.sync()  # a person's decision is not asked twice
+        return len(unknown)
 
 
-def _insert_claims(
-    db: sqlite3.Connection, claims: Sequence[tuple[Sequence[str], str | None]], adapter: str, now: str
-) -> None:
-    if len(claims) == 1:  # a batch API's claim: its keys' JSON is not encoded a second time
-        keys, batch_id = claims[0]
+def _identity(m: Message, adapter: str) -> tuple[str, str, str, str, str, str, str]:
+    return (m.key, m.campaign_id, m.customer_id, str(m.channel), str(m.purpose), adapter, address_hash(m.address))
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Bring a ledger written by an earlier version to one row per message (idempotent).
+
+    Earlier versions kept a batch accepted whole as one `batches` row plus narrow message rows behind a
+    `message_rows` view, and open claims as JSON key lists in `claims`; before that, messages had no
+    batch at all. Each becomes the one shape, claims included."""
+    tables = {name for (name,) in db.execute("select name from sqlite_master where type in ('table', 'view')")}
+    if "suppressions" in tables and "kind" not in {row[1] for row in db.execute("pragma table_info(suppressions)")}:
+        db.execute("alter table suppressions add column kind text not null default 'permanent'")
+    if "messages" not in tables:
+        return
+    have = {row[1] for row in db.execute("pragma table_info(messages)")}
+    if "claimed_at" in have:
+        return
+    source = "message_rows" if "message_rows" in tables else "messages"
+    db.execute("alter table messages rename to messages_before")
+    db.execute("drop view if exists message_rows")
+    db.execute("drop view if exists accepted_batches")
+    db.execute(_SCHEMA.split(";")[0])
+    if source == "message_rows":
         db.execute(
-            "insert or replace into claims (batch_id, adapter, claimed_at, keys) values (?, ?, ?, ?)",
-            (batch_id or uuid.uuid4().hex, adapter, now, _json_array(keys)),
+            "create temp view old_rows as select m.key, coalesce(m.campaign_id, b.campaign_id) as campaign_id,"
+            " coalesce(m.customer_id, b.customers ->> m.pos) as customer_id,"
+            " coalesce(m.channel, b.channel) as channel, coalesce(m.purpose, b.purpose) as purpose,"
+            " coalesce(m.adapter, b.adapter) as adapter, m.address_hash, m.state, m.attempts,"
+            " b.batch_id, coalesce(m.provider_id, b.provider_id) as provider_id, m.reason,"
+            " coalesce(m.planned_at, b.answered_at) as planned_at, coalesce(m.updated_at, b.answered_at) as updated_at"
+            " from messages_before m left join batches b on b.id = m.batch"
         )
-        return
+    else:
+        db.execute(
+            "create temp view old_rows as select key, campaign_id, customer_id, channel, purpose, adapter,"
+            " address_hash, state, attempts, null as batch_id, provider_id, reason, planned_at, updated_at"
+            " from messages_before"
+        )
     db.execute(
-        "insert or replace into claims (batch_id, adapter, claimed_at, keys)"
-        " select value ->> 0, ?, ?, value ->> 1 from json_each(?)",
-        (adapter, now, json.dumps([[batch_id or uuid.uuid4().hex, _json_array(keys)] for keys, batch_id in claims])),
+        "insert into messages (key, campaign_id, customer_id, channel, purpose, adapter, address_hash, state,"
+        " attempts, batch_id, provider_id, reason, planned_at, updated_at)"
+        " select key, coalesce(campaign_id, ''), coalesce(customer_id, ''), coalesce(channel, ''),"
+        " coalesce(purpose, ''), coalesce(adapter, ''), coalesce(address_hash, ''), state, attempts, batch_id,"
+        " provider_id, reason, coalesce(planned_at, updated_at, ''), coalesce(updated_at, '') from old_rows"
     )
-
-
-def _close_claims(db: sqlite3.Connection, closes: Sequence[tuple[str, Sequence[str]]]) -> None:
-    """Take answered keys out of their batches' open claims. A claim answered whole (the common case:
-    its keys, in the order claimed) goes in one statement for all of them, since on the one-message
-    APIs every statement is a wait to get the GIL back; the rest (part of a batch, or a resend of an
-    earlier run's batch) are shrunk one by one."""
-    closes = [(batch_id, keys) for batch_id, keys in closes if keys]
-    if not closes:
-        return
-    pairs = json.dumps([[batch_id, _json_array(keys)] for batch_id, keys in closes])
-    deleted = db.execute(
-        "delete from claims where (batch_id, keys) in (select value ->> 0, value ->> 1 from json_each(?))", (pairs,)
-    ).rowcount
-    if deleted == len(closes):
-        return
-    answered: dict[str, list[str]] = {}
-    for batch_id, keys in closes:
-        answered.setdefault(batch_id, []).extend(keys)
-    for batch_id, keys in answered.items():
-        for sql in _SHRINK_ONE_CLAIM:
-            db.execute(sql, {"batch_id": batch_id, "answered": _json_array(keys)})
-
-
-_STATE_OF = {
-    Outcome.ACCEPTED: State.ACCEPTED,
-    Outcome.RETRY: State.RETRY,
-    Outcome.PERMANENT: State.FAILED,
-    Outcome.OPTED_OUT: State.FAILED,
-    Outcome.CONFIG_ERROR: State.RETRY,  # never reached the provider's queue: safe once fixed
-    Outcome.UNKNOWN: State.UNKNOWN,
-}
+    db.execute("drop view old_rows")
+    if "claims" in tables:
+        # An open claim's messages were claimed; a key claimed but never planned had no row: it keeps
+        # only what the claim knew (the next run's plan fills nothing in, but it is settled like any other).
+        db.execute(
+            "insert into messages (key, campaign_id, customer_id, channel, purpose, adapter, address_hash, state,"
+            " attempts, batch_id, claimed_at, planned_at, updated_at)"
+            " select k.value, '', '', '', '', c.adapter, '', 'claimed', 1, c.batch_id, c.claimed_at, c.claimed_at,"
+            " c.claimed_at from claims c, json_each(c.keys) k where true"
+            " on conflict (key) do update set state = 'claimed', batch_id = excluded.batch_id,"
+            " claimed_at = excluded.claimed_at"
+        )
+        db.execute("drop table claims")
+    db.execute("drop trigger if exists record_accepted_batch")
+    db.execute("drop table if exists batches")
+    db.execute("drop table messages_before")

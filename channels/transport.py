@@ -16,13 +16,11 @@ import json
 import select
 import socket
 import ssl
-import sys
 import threading
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 
 import requests
 import urllib3
@@ -81,29 +79,6 @@ def limiter_for(key: str, rate: float | None) -> RateLimiter:
         if limiter is None or limiter.rate != rate:
             limiter = _LIMITERS[key] = RateLimiter(rate)
         return limiter
-
-
-GIL_SLICE_SECONDS = 0.001
-
-
-@contextmanager
-def short_gil_slices(seconds: float = GIL_SLICE_SECONDS) -> Iterator[None]:
-    """Let a thread waiting for the GIL have it within `seconds` instead of Python's default 5 ms.
-
-    Every socket read and every SQLite statement gives up the GIL and must take it back; while another
-    thread is busy in Python (building a 1,000-recipient body, reading an answer), taking it back waits
-    for that thread's slice to end. A batch's claim, request and answer pass through a dozen such points,
-    which added ~30 ms to each batch's round trip (measured against the fakes), more than the network
-    latency itself. Process-wide while it lasts; a slice already shorter is left alone."""
-    before = sys.getswitchinterval()
-    if before <= seconds:
-        yield
-        return
-    sys.setswitchinterval(seconds)
-    try:
-        yield
-    finally:
-        sys.setswitchinterval(before)
 
 
 class LeanSession(requests.Session):

@@ -48,8 +48,12 @@ def _print_plan(con: duckdb.DuckDBPyConnection, day: date) -> None:
         print("excluded by the send policy (reason):")
         for reason, n in reasons:
             print(f"  {reason:<24} {n:>8,}")
-    if any(held for *_, held in rows):
-        print(f"held for approval: dangol approve --campaign <id> --date {day}, then rerun the day")
+    for campaign, *_, held in rows:
+        if held:
+            print(
+                f"warning: {campaign}: {held:,} new sends held by the audience guard; to release them:"
+                f" dangol approve --campaign {campaign} --date {day} (or --reject), then rerun the day"
+            )
     print(f"why (not) a customer: dangol explain --customer <id> --campaign <id> --date {day}")
 
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import ClassVar
+from zoneinfo import ZoneInfo
 
 import requests
 
@@ -56,6 +58,28 @@ def number(environ: Mapping[str, str], name: str, adapter: str, default: float) 
         return float(value)
     except ValueError:
         raise ChannelConfigError(f"{adapter}: {name} must be a number, got {value!r}") from None
+
+
+SEOUL = ZoneInfo("Asia/Seoul")  # NHN's list APIs take and give dates in Korean time
+LISTED_WITHIN_SECONDS = 5.0  # a request NHN answered is in its lists by then (asked sooner, we wait)
+LIST_RETENTION_DAYS = 90  # NHN lists 90 days back: older, "not listed" says nothing
+
+
+def seoul_window(around: datetime, before: timedelta, after: timedelta, fmt: str) -> tuple[str, str]:
+    """A date range around `around` (aware) as NHN's list APIs take it, ending no later than now."""
+    now = datetime.now(UTC)
+    start, end = around - before, min(around + after, now + timedelta(minutes=1))
+    return start.astimezone(SEOUL).strftime(fmt), end.astimezone(SEOUL).strftime(fmt)
+
+
+def list_unusable(messages: Sequence[Message], sent_at: datetime) -> list[SendResult] | None:
+    """Results when NHN's lists cannot settle a request sent at `sent_at`; waits until it would be listed."""
+    age = (datetime.now(UTC) - sent_at).total_seconds()
+    if age > (LIST_RETENTION_DAYS - 1) * 86400:
+        return results(messages, Outcome.UNKNOWN, reason="sent before the provider's lists reach back", code="list")
+    if age < LISTED_WITHIN_SECONDS:
+        time.sleep(LISTED_WITHIN_SECONDS - age)
+    return None
 
 
 def reason(text: object, limit: int = 300) -> str:

@@ -188,7 +188,9 @@ class FcmAdapter(HttpAdapter):
             error = {}
         if not isinstance(error, dict):  # not FCM's shape: a proxy's {"error": "..."}
             error = {"message": str(error)}
-        details = error.get("details") if isinstance(error.get("details"), list) else []
+        details = error.get("details")
+        if not isinstance(details, list):
+            details = []
         error_code = next((d.get("errorCode") for d in details if isinstance(d, dict) and "errorCode" in d), None)
         code = str(error_code or error.get("status") or status)
         text = f"FCM {status} {code}: {reason(error.get('message', ''))}"

@@ -18,9 +18,10 @@ Idempotency: every request carries `X-NC-API-IDEMPOTENCY-KEY`, derived from the 
 id and the request's recipients, so a request whose answer was lost is sent again with the same key
 and NHN answers -1005 instead of sending twice. NHN remembers keys for 10 minutes
 (`dedupe_window_seconds`); a claim older than that is treated as unknown. NHN remembers the key of a
-request it refused as well, so -1005 only says "this key was used": the request's `senderGroupingKey`
-is the same key, and the adapter asks the message list which recipients that request registered
-(accepted) and which it did not (retry, under the same key).
+request it refused as well, so -1005 only says "this key was used": every request carries the batch id
+as `senderGroupingKey`, and the adapter asks the message list which recipients were registered
+(accepted) and which were not (retry, under the same key). `lookup` asks the same list about a batch
+whose answer never came (a killed sender): listed is accepted, not listed was never taken.
 
 Codes: -4019, 1020 and 3008 are invalid numbers (suppressed on this channel); -2019 is content over
 1,300 characters once the parameters are filled in (the message, not the number, is at fault).
@@ -34,9 +35,8 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
-from zoneinfo import ZoneInfo
 
 import requests
 
@@ -48,9 +48,11 @@ from channels.adapters._common import (
     HttpAdapter,
     cp949_len,
     exception_results,
+    list_unusable,
     reason,
     required,
     results,
+    seoul_window,
     status_results,
     truncate_cp949,
 )
@@ -63,7 +65,6 @@ CONFIG_CODES = frozenset({-1000, -1001, -1002, -1003, -1004, -1006, -1007, -1008
 RETRY_CODES = frozenset({-9999})
 FALLBACK_CODES = frozenset({3018, 3019, 3020})
 ADDRESS_CODES = frozenset({-4019, 1020, 3008})  # invalid recipient number (API, Kakao)
-SEOUL = ZoneInfo("Asia/Seoul")  # the list API's dates are the provider's local time
 
 
 @dataclass(frozen=True)
@@ -199,11 +200,9 @@ class NhnAlimtalkAdapter(HttpAdapter):
             "templateCode": template_code,
             "recipientList": [r for _, r in group],
         }
-        request_key = None
         if batch_key:
-            request_key = request_idempotency_key(batch_key, [m.key for m in messages])
-            headers[IDEMPOTENCY_HEADER] = request_key
-            payload["senderGroupingKey"] = request_key  # what the message list is asked by after a -1005
+            headers[IDEMPOTENCY_HEADER] = request_idempotency_key(batch_key, [m.key for m in messages])
+            payload["senderGroupingKey"] = batch_key[:100]  # what the message list is asked by
         url = f"{self.base_url}/alimtalk/v2.3/appkeys/{self.config.app_key}/messages"
         try:
             response = self.session.post(url, json=payload, headers=headers, timeout=self.timeout)
@@ -218,8 +217,9 @@ class NhnAlimtalkAdapter(HttpAdapter):
             return results(messages, Outcome.UNKNOWN, reason="unreadable answer", code="body")
         if not header.get("isSuccessful"):
             code = int(header.get("resultCode", -9999))
-            if code == REPLAYED and request_key:
-                return self.registered(messages, request_key)
+            if code == REPLAYED and batch_key:
+                # The key is remembered for 10 minutes: the request it names is at most that old.
+                return self.registered(messages, batch_key, datetime.now(UTC), timedelta(minutes=15), "-1005")
             return [self._classify(m.key, code, header.get("resultMessage", ""), None) for m in messages]
         data = answer.get("message") or {}
         by_key = {r.get("recipientGroupingKey"): r for r in data.get("sendResults") or []}
@@ -239,19 +239,27 @@ class NhnAlimtalkAdapter(HttpAdapter):
                 )
         return out
 
-    def registered(self, messages: Sequence[Message], request_key: str) -> list[SendResult]:
-        """What NHN registered under `request_key`, asked from the message list (after a -1005).
+    def lookup(self, messages: Sequence[Message], *, idempotency_key: str, sent_at: datetime) -> list[SendResult]:
+        """What became of a batch whose answer never came, from the message list."""
+        unusable = list_unusable(messages, sent_at)
+        if unusable is not None:
+            return unusable
+        return self.registered(messages, idempotency_key, sent_at, timedelta(minutes=2), "lookup")
 
-        A listed recipient was accepted by the earlier request; one not listed was not (that request
-        was refused, or left it out), so it is sent again, under the same key. When the list cannot be
-        read, the answer stays unknown.
+    def registered(
+        self, messages: Sequence[Message], batch_key: str, around: datetime, before: timedelta, why: str
+    ) -> list[SendResult]:
+        """What NHN registered for `messages` under `batch_key` around `around`, from the message list.
+
+        A listed recipient was accepted; one not listed was not (its request was refused, left it out,
+        or never arrived), so it may be sent again. When the list cannot be read, the answer stays
+        unknown.
         """
-        now = datetime.now(SEOUL)
+        start, end = seoul_window(around, before, timedelta(hours=1), "%Y-%m-%d %H:%M")
         params: dict[str, str | int] = {
-            "senderGroupingKey": request_key,
-            # The key is remembered for 10 minutes: the request it names is at most that old.
-            "startRequestDate": (now - timedelta(minutes=15)).strftime("%Y-%m-%d %H:%M"),
-            "endRequestDate": (now + timedelta(minutes=1)).strftime("%Y-%m-%d %H:%M"),
+            "senderGroupingKey": batch_key[:100],
+            "startCreateDate": start,
+            "endCreateDate": end,
             "pageSize": 1000,
         }
         url = f"{self.base_url}/alimtalk/v2.3/appkeys/{self.config.app_key}/messages"
@@ -274,8 +282,8 @@ class NhnAlimtalkAdapter(HttpAdapter):
                 return results(
                     messages,
                     Outcome.UNKNOWN,
-                    reason=f"idempotency key replayed (-1005); message list unreadable: {type(exc).__name__}",
-                    code=str(REPLAYED),
+                    reason=f"{why}: the message list could not be read ({type(exc).__name__})",
+                    code=why,
                 )
             for entry in entries:
                 found[str(entry.get("recipientGroupingKey"))] = entry
@@ -287,18 +295,13 @@ class NhnAlimtalkAdapter(HttpAdapter):
             entry = found.get(m.key)
             if entry is None:
                 out.append(
-                    SendResult(
-                        m.key,
-                        Outcome.RETRY,
-                        reason="idempotency key replayed (-1005) but the provider has no such message",
-                        code=str(REPLAYED),
-                    )
+                    SendResult(m.key, Outcome.RETRY, reason=f"{why}: the provider has no such message", code=why)
                 )
             elif entry.get("messageStatus") == "FAILED" and str(entry.get("resultCode") or "").lstrip("-").isdigit():
                 name = str(entry.get("resultCodeName") or "")
                 out.append(self._classify(m.key, int(entry["resultCode"]), name, None))
             else:
-                out.append(SendResult(m.key, Outcome.ACCEPTED, provider_id=entry.get("requestId"), code=str(REPLAYED)))
+                out.append(SendResult(m.key, Outcome.ACCEPTED, provider_id=entry.get("requestId"), code=why))
         return out
 
     def _classify(self, key: str, code: int, message: str, request_id: str | None) -> SendResult:

@@ -18,7 +18,10 @@ message's rendered text (and the template itself has the ad form NHN checks); ot
 account that free-text bodies are filled too before relying on it (`false` is the safe setting).
 
 NHN answers HTTP 200 even on errors: the request verdict is `header.resultCode`, each recipient's
-is in `body.data.sendResultList`. No idempotency key exists, so a lost answer is `unknown`.
+is in `body.data.sendResultList`. No idempotency key exists, but every request carries the batch id
+as `senderGroupingKey`, so a batch whose answer never came is looked up in NHN's send lists (SMS and
+LMS, by creation time and that key): a listed message was accepted (or failed, as listed), one not
+listed never reached NHN and may be sent again.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 import requests
@@ -43,9 +47,11 @@ from channels.adapters._common import (
     cp949_len,
     exception_results,
     flag,
+    list_unusable,
     reason,
     required,
     results,
+    seoul_window,
     status_results,
     truncate_cp949,
 )
@@ -201,9 +207,9 @@ class NhnSmsAdapter(HttpAdapter):
 
     def send(self, messages: Sequence[Message], *, idempotency_key: str) -> list[SendResult]:
         out: dict[str, SendResult] = {}
-        # One request per (endpoint, body, title, campaign): the rendered text, or the template whose
+        # One request per (endpoint, body, title): the rendered text, or the template whose
         # recipients carry their parameters.
-        groups: dict[tuple[SmsForm, bool, str], list[tuple[Message, dict[str, str] | None]]] = {}
+        groups: dict[tuple[SmsForm, bool], list[tuple[Message, dict[str, str] | None]]] = {}
         # Identical content is checked once (a campaign without personalisation); each number always.
         forms: dict[tuple[str, str | None, Purpose], SmsForm | SendResult] = {}
         for m in messages:
@@ -219,11 +225,11 @@ class NhnSmsAdapter(HttpAdapter):
                 continue
             shared = self.shared_form(m, form) if m.template is not None else None
             if shared is None:
-                groups.setdefault((form, False, m.campaign_id), []).append((m, None))
+                groups.setdefault((form, False), []).append((m, None))
             else:
-                groups.setdefault((shared[0], True, m.campaign_id), []).append((m, shared[1]))
-        for (form, _, campaign_id), group in groups.items():
-            for r in self.post(form, group, campaign_id):
+                groups.setdefault((shared[0], True), []).append((m, shared[1]))
+        for (form, _), group in groups.items():
+            for r in self.post(form, group, idempotency_key):
                 out[r.key] = r
         return [out[m.key] for m in messages]
 
@@ -247,10 +253,70 @@ class NhnSmsAdapter(HttpAdapter):
                 title = shared_title
         return SmsForm(form.endpoint, body, title), params
 
+    def lookup(self, messages: Sequence[Message], *, idempotency_key: str, sent_at: datetime) -> list[SendResult]:
+        """What became of a batch whose answer never came, from NHN's SMS and LMS send lists."""
+        unusable = list_unusable(messages, sent_at)
+        if unusable is not None:
+            return unusable
+        start, end = seoul_window(sent_at, timedelta(minutes=2), timedelta(hours=1), "%Y-%m-%d %H:%M:%S")
+        found: dict[str, dict[str, Any]] = {}
+        for kind in ("sms", "mms"):  # ad messages are listed with the others (adYn)
+            url = f"{self.base_url}/sms/v3.0/appKeys/{self.config.app_key}/sender/{kind}"
+            params: dict[str, str | int] = {
+                "senderGroupingKey": idempotency_key[:100],
+                "startCreateDate": start,
+                "endCreateDate": end,
+                "pageSize": 1000,
+            }
+            page = 1
+            while True:
+                try:
+                    response = self.session.get(
+                        url,
+                        params=params | {"pageNum": page},
+                        headers={"X-Secret-Key": self.config.secret_key},
+                        timeout=self.timeout,
+                    )
+                    answer = response.json()
+                    if response.status_code != 200 or not answer["header"]["isSuccessful"]:
+                        raise ValueError("list refused")
+                    entries = answer["body"]["data"] or []
+                    total = int(answer["body"].get("totalCount") or 0)
+                except (requests.RequestException, ValueError, KeyError, TypeError) as exc:
+                    return results(
+                        messages,
+                        Outcome.UNKNOWN,
+                        reason=f"lookup: the send list could not be read ({type(exc).__name__})",
+                        code="lookup",
+                    )
+                for entry in entries:
+                    found[str(entry.get("recipientGroupingKey"))] = entry
+                if not entries or page * 1000 >= total:
+                    break
+                page += 1
+        return [self._listed(m.key, found.get(m.key)) for m in messages]
+
+    @staticmethod
+    def _listed(key: str, entry: dict[str, Any] | None) -> SendResult:
+        """One message as NHN's send list shows it (msgStatus 0 failed, 1/2 requested/processing,
+        3 delivered, 4 cancelled, 5 duplicate, 6 ad-restricted, 7 waiting to resend)."""
+        if entry is None:
+            return SendResult(key, Outcome.RETRY, reason="lookup: not in the provider's send list", code="lookup")
+        status = str(entry.get("msgStatus"))
+        request_id = entry.get("requestId")
+        if status in ("1", "2", "3", "7"):
+            return SendResult(key, Outcome.ACCEPTED, provider_id=request_id, code="lookup")
+        code = str(entry.get("resultCode") or "")
+        if status == "0" and code.lstrip("-").isdigit():
+            return classify_nhn_code(key, int(code), str(entry.get("resultCodeName") or ""), request_id)
+        text = f"lookup: listed as {entry.get('msgStatusName') or status}"
+        return SendResult(key, Outcome.PERMANENT, suppress=False, provider_id=request_id, reason=text, code=status)
+
     def post(
-        self, form: SmsForm, group: Sequence[tuple[Message, dict[str, str] | None]], grouping_key: str
+        self, form: SmsForm, group: Sequence[tuple[Message, dict[str, str] | None]], batch_key: str
     ) -> list[SendResult]:
-        """One request to `form.endpoint` for `group`, all sharing the body (or its template)."""
+        """One request to `form.endpoint` for `group`, all sharing the body (or its template); the batch
+        id goes as `senderGroupingKey`, which `lookup` asks the send list by."""
         recipients = []
         for m, params in group:
             recipient: dict[str, Any] = {"recipientNo": m.address, "recipientGroupingKey": m.key}
@@ -260,7 +326,7 @@ class NhnSmsAdapter(HttpAdapter):
         payload: dict[str, Any] = {
             "body": form.body,
             "sendNo": self.config.send_no,
-            "senderGroupingKey": grouping_key[:100],
+            "senderGroupingKey": batch_key[:100],
             "recipientList": recipients,
         }
         if form.title:

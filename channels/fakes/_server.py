@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 from urllib.parse import parse_qs, urlsplit
 
 
@@ -187,7 +187,7 @@ class FakeProvider:
 
     # -- lifecycle ------------------------------------------------------------------------------
 
-    def start(self) -> FakeProvider:
+    def start(self) -> Self:
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.fake = self
         self._thread = threading.Thread(
@@ -205,7 +205,7 @@ class FakeProvider:
             self._server.server_close()
             self._server = None
 
-    def __enter__(self) -> FakeProvider:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -215,6 +215,7 @@ class FakeProvider:
     def url(self) -> str:
         assert self._server is not None, "fake not started"
         host, port = self._server.server_address[:2]
+        assert isinstance(host, str)
         return f"http://{host}:{port}"
 
     # -- recording ------------------------------------------------------------------------------

@@ -9,8 +9,8 @@ whose filled-in template exceeds 1,300 characters is refused (-2019).
 
 The idempotency key is remembered when a request arrives, whether it then succeeds or not (so a
 refused request's key also answers -1005 for 10 minutes). Registered messages can be listed with
-`GET /alimtalk/v2.3/appkeys/{appkey}/messages` (requestId, or a request-date range of at most 30
-days; senderGroupingKey, recipientGroupingKey and recipientNo filter; pageNum/pageSize).
+`GET /alimtalk/v2.3/appkeys/{appkey}/messages` (requestId, or a request- or creation-date range of
+at most 30 days; senderGroupingKey, recipientGroupingKey and recipientNo filter; pageNum/pageSize).
 """
 
 from __future__ import annotations
@@ -40,6 +40,10 @@ def kakao_reply(code: int = 0, message: str = "success", data: dict[str, Any] | 
             "message": data,
         },
     )
+
+
+def _fill(template: str, params: dict[str, Any]) -> str:
+    return _VAR.sub(lambda v: str(params[v.group(1)]), template)
 
 
 class FakeNhnAlimtalk(FakeProvider):
@@ -109,7 +113,7 @@ class FakeNhnAlimtalk(FakeProvider):
             params = r.get("templateParameter") or {}
             missing = [v for v in _VAR.findall(template) if v not in params]
             resend = r.get("resendParameter") or {}
-            text = "" if missing else _VAR.sub(lambda v, params=params: str(params[v.group(1)]), template)
+            text = "" if missing else _fill(template, params)
             if missing:
                 code, message = -3010, f"Template parameters missing: {missing}"
             elif len(text) > MAX_FILLED_CHARS:
@@ -173,11 +177,12 @@ class FakeNhnAlimtalk(FakeProvider):
         request_id = q.get("requestId")
         start = end = None
         if not request_id:
+            prefix = "Create" if "startCreateDate" in q else "Request"
             try:
-                start = datetime.strptime(q["startRequestDate"], "%Y-%m-%d %H:%M")
-                end = datetime.strptime(q["endRequestDate"], "%Y-%m-%d %H:%M")
+                start = datetime.strptime(q[f"start{prefix}Date"], "%Y-%m-%d %H:%M")
+                end = datetime.strptime(q[f"end{prefix}Date"], "%Y-%m-%d %H:%M")
             except (KeyError, ValueError):
-                return kakao_reply(-2000, "requestId or startRequestDate and endRequestDate are required")
+                return kakao_reply(-2000, "requestId, or start and end request or create dates, are required")
             if end - start > timedelta(days=30):
                 return kakao_reply(-2005, "The request date range must be 30 days or less")
         page, size = int(q.get("pageNum") or 1), min(int(q.get("pageSize") or 15), 1000)

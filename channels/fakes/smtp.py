@@ -14,7 +14,7 @@ import uuid
 from email.header import decode_header, make_header
 from email.parser import BytesParser
 from functools import partial
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
@@ -100,7 +100,7 @@ class FakeSmtp(FakeProvider):
         )
         return AuthResult(success=ok, handled=False)
 
-    def start(self) -> FakeSmtp:
+    def start(self) -> Self:
         logging.getLogger("mail.log").setLevel(logging.ERROR)  # aiosmtpd warns about its own AUTH API
         self.port = free_port()
         self._controller = Controller(

@@ -81,3 +81,38 @@
             database=relation.database, schema=relation.schema, identifier=relation.identifier) -%}
     {{ return(found is not none) }}
 {%- endmacro %}
+
+{#- The ledger's address hash (channels.ledger.address_hash): sha256 of the trimmed, lower-cased address,
+    first 32 hex digits. Suppressions arrive from the ledger as hashes only; this finds them again. -#}
+{% macro address_hash(expression) -%}
+    {{ return(adapter.dispatch('address_hash', 'dangol')(expression)) }}
+{%- endmacro %}
+
+{% macro default__address_hash(expression) -%}
+    substring(encode(sha256(convert_to(lower(trim({{ expression }})), 'UTF8')), 'hex'), 1, 32)
+{%- endmacro %}
+
+{% macro duckdb__address_hash(expression) -%}
+    substring(sha256(lower(trim({{ expression }}))), 1, 32)
+{%- endmacro %}
+
+{% macro spark__address_hash(expression) -%}
+    substring(sha2(lower(trim({{ expression }})), 256), 1, 32)
+{%- endmacro %}
+
+{#- True when a string expression matches a regular expression (POSIX-style syntax shared by all three). -#}
+{% macro regex_matches(expression, pattern) -%}
+    {{ return(adapter.dispatch('regex_matches', 'dangol')(expression, pattern)) }}
+{%- endmacro %}
+
+{% macro default__regex_matches(expression, pattern) -%}
+    ({{ expression }} ~ '{{ pattern }}')
+{%- endmacro %}
+
+{% macro duckdb__regex_matches(expression, pattern) -%}
+    regexp_matches({{ expression }}, '{{ pattern }}')
+{%- endmacro %}
+
+{% macro spark__regex_matches(expression, pattern) -%}
+    ({{ expression }} rlike '{{ pattern }}')
+{%- endmacro %}

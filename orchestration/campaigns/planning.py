@@ -18,6 +18,7 @@ import pandas as pd
 
 from channels.ledger import Ledger, State
 from orchestration.campaigns.config import PolicyConfig
+from orchestration.campaigns.eligibility import read_eligibility
 from orchestration.campaigns.handoff import DELIVERIES_DDL, REFUSED
 from orchestration.campaigns.policy import (
     CAMPAIGN_DAY_COLUMNS,
@@ -27,11 +28,9 @@ from orchestration.campaigns.policy import (
     PolicyInputs,
     PolicyResult,
     SendState,
-    cutoff_of,
 )
 from orchestration.campaigns.send_list import SEND_LIST_COLUMNS, next_send_after
 from orchestration.campaigns.spec import CampaignSpec
-from orchestration.lib.partitions import days_between
 from orchestration.settings import load_settings
 
 PLAN_DDL = """
@@ -102,28 +101,12 @@ create table if not exists sends.approvals (
 
 # Ledger states that mean "this key has gone out, or may have": never plan it on another day.
 _SENT_STATES = frozenset(State) - {State.PLANNED, State.RETRY}
-# What the policy reads from the shop's data (dbt staging views).
-_CONTACTS_SQL = "select customer_id, customer_name, email, phone from staging.stg_shop__customers"
-_PUSH_SQL = """
-select customer_id, 'app_push' as channel, push_token as address, registered_at as valid_from,
-       revoked_at as valid_to
-from staging.stg_shop__push_tokens
-union all
-select customer_id, 'web_push' as channel,
-       to_json({'endpoint': endpoint, 'keys': {'p256dh': p256dh, 'auth': auth_secret}})::varchar as address,
-       subscribed_at as valid_from, revoked_at as valid_to
-from staging.stg_shop__web_push_subscriptions
-"""
-_CONSENTS_SQL = """
-select customer_id, channel, purpose, is_granted, recorded_at, consent_source as source
-from staging.stg_shop__consents where recorded_at < ?
-"""
-_PURCHASES_SQL = """
-select distinct orders.customer_id, orders.ordered_at, products.category
-from staging.stg_shop__orders as orders
-join staging.stg_shop__order_items as items on items.order_id = orders.order_id
-join staging.stg_shop__products as products on products.product_id = items.product_id
-where orders.is_paid and orders.ordered_at < ?
+# The plan's names for its masked previews (addresses come from the eligibility model).
+_CONTACTS_SQL = "select customer_id, customer_name from staging.stg_shop__customers"
+# The customer 360's customers per day (int_customer_states_daily: leads are not customers).
+_CUSTOMERS_KNOWN_SQL = """
+select as_of_date, count(*) from intermediate.int_customer_states_daily
+where as_of_date between ? and ? group by as_of_date
 """
 
 
@@ -150,14 +133,6 @@ def read_send_lists(
     return frame
 
 
-def _suppressions(ledger_path: Path) -> pd.DataFrame:
-    if not ledger_path.exists():
-        return pd.DataFrame(columns=["channel", "address_hash", "kind", "reason"])
-    with Ledger(ledger_path) as ledger:
-        rows = [(c, h, str(k), f"ledger {k}") for (c, h), k in ledger.suppressions().items()]
-    return pd.DataFrame(rows, columns=["channel", "address_hash", "kind", "reason"])
-
-
 def _sent_keys(ledger_path: Path, keys: list[str]) -> frozenset[str]:
     if not ledger_path.exists() or not keys:
         return frozenset()
@@ -173,8 +148,7 @@ def load_inputs(
     ledger_path: Path,
     config: PolicyConfig,
 ) -> PolicyInputs:
-    """Everything the policy decides the window against, as of the end of its last day."""
-    cutoff = cutoff_of(last)
+    """Everything the policy decides the window against, as of the end of each of its days."""
     history = con.execute(
         f"select {', '.join(HISTORY_COLUMNS)} from sends.planned_sends_rendered"
         " where state = ? and as_of_date not between ? and ?",
@@ -194,35 +168,20 @@ def load_inputs(
         " where as_of_date between ? and ?",
         [first, last],
     ).df()
-    known = dict(
-        con.execute(
-            "select days.day, count(customers.customer_id) from unnest(?::date[]) as days(day)"
-            " left join staging.stg_shop__customers as customers"
-            " on customers.signed_up_at is null or customers.signed_up_at < days.day + 1"
-            " group by days.day",
-            [days_between(first, last)],
-        ).fetchall()
-    )
-    purchases = (
-        con.execute(_PURCHASES_SQL, [cutoff]).df()
-        if config.existing_customer_exception.enabled
-        else pd.DataFrame(columns=["customer_id", "ordered_at", "category"])
-    )
+    known = con.execute(_CUSTOMERS_KNOWN_SQL, [first, last]).fetchall()
     keys = sorted(set(send_list["send_key"])) if len(send_list) else []
     # A key the ledger sent for a day this window replans is that day's own message, not a repeat.
     replanned_day = {k: pd.Timestamp(d).date() for k, d in replanned}
     sent = {k: replanned_day.get(k) for k in _sent_keys(ledger_path, keys)}
+    customers = send_list["customer_id"] if len(send_list) else []
     return PolicyInputs(
         contacts=con.execute(_CONTACTS_SQL).df(),
-        push_addresses=con.execute(_PUSH_SQL).df(),
-        consents=con.execute(_CONSENTS_SQL, [cutoff]).df(),
-        suppressions=_suppressions(ledger_path),
-        purchases=purchases,
+        eligibility=read_eligibility(con, first, last, customers),
         history=history,
         sent_keys=sent,
         guard_history=guard_history,
         approvals=approvals,
-        customers_known={pd.Timestamp(d).date(): int(n) for d, n in known.items()},
+        customers_known={pd.Timestamp(d).date(): int(n) for d, n in known},
     )
 
 

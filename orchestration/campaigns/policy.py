@@ -2,9 +2,11 @@
 
 Order (a candidate's recorded reason is the first step in this order that excludes it):
 
-1. consent      the channel has an address and the right consent for the purpose at the end of the day
+1. consent      the channel has a valid address and the right consent for the purpose at the end of the day
                 (ad consent for ads; the existing-customer exception only if switched on and valid)
 2. suppression  the address is not on the ledger's suppression list (hard bounce, dead token, opt-out)
+                Steps 1-2 are read, not decided, here: dbt's int_customer_eligibility_daily is their one
+                place (orchestration/campaigns/eligibility.py); the policy explains them.
    render       the copy can go on that channel (CP949, lengths); otherwise the next channel is tried
 3. night        an ad scheduled 21:00-08:00 without night consent is deferred to 08:00 or skipped
 4. frequency caps across all channels, counting what earlier days already planned
@@ -29,15 +31,15 @@ import json
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 import pandas as pd
 
-from channels.ledger import SuppressionKind, address_hash
 from channels.masking import mask_address
-from channels.models import Channel, Purpose
+from channels.models import Purpose
 from orchestration.campaigns.config import UNCAPPED_CLASS, PolicyConfig
+from orchestration.campaigns.eligibility import ELIGIBILITY_COLUMNS, may_send, message_purpose
 from orchestration.campaigns.spec import CampaignSpec, NightRule
 
 
@@ -185,11 +187,9 @@ def _frame(columns: list[str]) -> pd.DataFrame:
 class PolicyInputs:
     """The state of the world the policy decides against (all timestamps naive shop-local)."""
 
-    contacts: pd.DataFrame  # customer_id, email, phone
-    push_addresses: pd.DataFrame  # customer_id, channel (app_push|web_push), address, valid_from, valid_to
-    consents: pd.DataFrame  # customer_id, channel, purpose, is_granted, recorded_at, source
-    suppressions: pd.DataFrame  # channel, address_hash, kind, reason
-    purchases: pd.DataFrame  # customer_id, ordered_at, category (paid orders, for the exception)
+    contacts: pd.DataFrame  # customer_id, customer_name (for the plan's masked previews)
+    # Rows of int_customer_eligibility_daily (ELIGIBILITY_COLUMNS) for the window's candidates.
+    eligibility: pd.DataFrame
     history: pd.DataFrame  # HISTORY_COLUMNS: scheduled sends planned for days outside the window
     # Keys the ledger has sent (or may have) -> the day the window's previous plan had them on, if any:
     # a rerun of that day plans its own message again (delivery skips it), any other day may not.
@@ -203,11 +203,8 @@ class PolicyInputs:
     @staticmethod
     def empty() -> PolicyInputs:
         return PolicyInputs(
-            contacts=_frame(["customer_id", "email", "phone"]),
-            push_addresses=_frame(["customer_id", "channel", "address", "valid_from", "valid_to"]),
-            consents=_frame(["customer_id", "channel", "purpose", "is_granted", "recorded_at", "source"]),
-            suppressions=_frame(["channel", "address_hash", "kind", "reason"]),
-            purchases=_frame(["customer_id", "ordered_at", "category"]),
+            contacts=_frame(["customer_id", "customer_name"]),
+            eligibility=_frame(ELIGIBILITY_COLUMNS),
             history=_frame(HISTORY_COLUMNS),
         )
 
@@ -220,11 +217,6 @@ class PolicyResult:
 
 
 # -- small pure helpers --------------------------------------------------------------------------------
-
-
-def cutoff_of(day: date) -> datetime:
-    """Consent and addresses are taken at the end of the as-of day: a withdrawal that day always wins."""
-    return datetime.combine(day + timedelta(days=1), time())
 
 
 def unit_hash(text: str) -> float:
@@ -261,136 +253,65 @@ def _fmt(moment: object) -> str:
     return pd.Timestamp(moment).strftime("%Y-%m-%d %H:%M")
 
 
-def add_months(day: datetime, months: int) -> datetime:
-    """Calendar months; the 31st (or 29 February) becomes the month's last day."""
-    return (pd.Timestamp(day) + pd.DateOffset(months=months)).to_pydatetime()
-
-
 # -- consent -------------------------------------------------------------------------------------------
 
 
-def consent_states(rows: pd.DataFrame, consents: pd.DataFrame, purpose: str) -> pd.DataFrame:
-    """For each row (customer_id, channel, cutoff): the latest consent change for `purpose` before cutoff.
-
-    Returns is_granted (True/False, or <NA> when there is no record), recorded_at and source, aligned
-    with `rows`. Two changes at the same instant: the withdrawal wins.
-    """
-    keyed = rows[["customer_id", "channel", "cutoff"]].reset_index(names="_row")
-    log = consents[consents["purpose"] == purpose][["customer_id", "channel", "is_granted", "recorded_at", "source"]]
-    merged = keyed.merge(log, on=["customer_id", "channel"], how="inner")
-    merged = merged[pd.to_datetime(merged["recorded_at"]) < pd.to_datetime(merged["cutoff"])]
-    merged = merged.assign(_granted_last=~merged["is_granted"].astype(bool)).sort_values(
-        ["_row", "recorded_at", "_granted_last"]
-    )
-    latest = merged.groupby("_row").tail(1).set_index("_row")
-    out = pd.DataFrame(index=keyed["_row"])
-    out["is_granted"] = latest["is_granted"].astype("boolean").reindex(out.index)
-    out["recorded_at"] = latest["recorded_at"].reindex(out.index)
-    out["source"] = latest["source"].reindex(out.index)
-    out.index = rows.index
-    return out
+_NO_ADDRESS = {"no_address": "no address", "invalid_address": "invalid address", None: "no address"}
 
 
-def _consent_detail(purpose: str, granted: object, recorded_at: object, source: object) -> str:
-    label = {"ad": "ad consent", "info": "info consent", "night_ad": "night ad consent"}[purpose]
-    if pd.isna(granted):
+def _consent_detail(label: str, state: object, recorded_at: object, source: object, scope: object = None) -> str:
+    """The model's consent state in words: "ad consent given 2025-01-01 10:00 via signup_form"."""
+    if state not in ("granted", "withdrawn"):
         return f"no {label} on record"
     via = f" via {source}" if isinstance(source, str) and source else ""
-    verb = "given" if bool(granted) else "withdrawn"
-    return f"{label} {verb} {_fmt(recorded_at)}{via}"
-
-
-def existing_customer_exception(rows: pd.DataFrame, purchases: pd.DataFrame, config: PolicyConfig) -> pd.Series:
-    """시행령 제61조①: a paid order within `months` before the send, of the advertised category."""
-    rule = config.existing_customer_exception
-    out = pd.Series(False, index=rows.index)
-    if not rule.enabled or rows.empty or purchases.empty:
-        return out
-    keyed = rows[["customer_id", "cutoff", "base_scheduled_at", "advertised_category"]].reset_index(names="_row")
-    keyed = keyed[keyed["advertised_category"].notna()]
-    merged = keyed.merge(purchases, on="customer_id")
-    merged = merged[
-        (pd.to_datetime(merged["ordered_at"]) < pd.to_datetime(merged["cutoff"]))
-        & (merged["category"] == merged["advertised_category"])
-    ]
-    since = merged["base_scheduled_at"].map(lambda t: add_months(t, -rule.months))
-    ok = merged[pd.to_datetime(merged["ordered_at"]) >= pd.to_datetime(since)]
-    out.loc[ok["_row"].unique()] = True
-    return out
-
-
-# -- channel verdicts (steps 1, 2 and render) ----------------------------------------------------------
-
-
-def resolve_addresses(rows: pd.DataFrame, inputs: PolicyInputs) -> pd.Series:
-    """The address of each (customer, channel) row at the end of its day; None when there is none."""
-    contacts = inputs.contacts.set_index("customer_id")
-    email = rows["customer_id"].map(contacts["email"]) if len(contacts) else pd.Series(None, index=rows.index)
-    phone = rows["customer_id"].map(contacts["phone"]) if len(contacts) else pd.Series(None, index=rows.index)
-    out = pd.Series(None, index=rows.index, dtype="object")
-    out[rows["channel"] == Channel.EMAIL] = email[rows["channel"] == Channel.EMAIL]
-    is_phone = rows["channel"].isin([Channel.SMS, Channel.KAKAO])
-    out[is_phone] = phone[is_phone]
-    push = inputs.push_addresses
-    is_push = rows["channel"].isin([Channel.APP_PUSH, Channel.WEB_PUSH])
-    if is_push.any() and len(push):
-        keyed = rows[is_push][["customer_id", "channel", "cutoff"]].reset_index(names="_row")
-        merged = keyed.merge(push, on=["customer_id", "channel"])
-        cutoff = pd.to_datetime(merged["cutoff"])
-        valid_to = pd.to_datetime(merged["valid_to"])
-        live = merged[(pd.to_datetime(merged["valid_from"]) < cutoff) & (valid_to.isna() | (valid_to >= cutoff))]
-        latest = live.sort_values(["_row", "valid_from"]).groupby("_row").tail(1).set_index("_row")["address"]
-        out.loc[latest.index] = latest.values
-    return out.where(out.notna() & (out.astype(str).str.len() > 0), None)
+    shared = " on another customer record with this address" if scope == "address" else ""
+    verb = "given" if state == "granted" else "withdrawn"
+    return f"{label} {verb} {_fmt(recorded_at)}{via}{shared}"
 
 
 def channel_verdicts(
     rows: pd.DataFrame, inputs: PolicyInputs, specs: Mapping[str, CampaignSpec], config: PolicyConfig
 ) -> pd.DataFrame:
-    """Per (candidate, channel): passes steps 1, 2 and render, or the first of them it fails and why."""
+    """Per (candidate, channel): passes steps 1, 2 and render, or the first of them it fails and why.
+
+    Steps 1 and 2 are the eligibility model's answer for the candidate's day, customer, channel and
+    purpose; a row the model does not have is no contact.
+    """
     rows = rows.reset_index(drop=True)
-    rows["cutoff"] = rows["as_of_date"].map(cutoff_of)
-    rows["address"] = resolve_addresses(rows, inputs)
-    purpose = rows["campaign_id"].map(lambda c: str(specs[c].purpose))
-    required = rows["campaign_id"].map(lambda c: specs[c].legally_required)
-    ad = consent_states(rows, inputs.consents, "ad")
-    info = consent_states(rows, inputs.consents, "info")
-    exception = existing_customer_exception(rows, inputs.purchases, config)
-    suppressed = {
-        (str(c), str(h)): (SuppressionKind(k), r)
-        for c, h, k, r in inputs.suppressions[["channel", "address_hash", "kind", "reason"]].itertuples(index=False)
-    }
+    rows["eligibility_purpose"] = rows["campaign_id"].map(lambda c: message_purpose(specs[c]))
+    model = inputs.eligibility.rename(columns={"purpose": "eligibility_purpose"})
+    rows = rows.merge(model, on=["as_of_date", "customer_id", "channel", "eligibility_purpose"], how="left")
+    label = rows["eligibility_purpose"].map(
+        {"ad": "ad consent", "info": "info consent", "legal_notice": "info consent"}
+    )
 
     steps, reasons, details = [], [], []
     for i, row in enumerate(rows.itertuples(index=False)):
         channel = str(row.channel)
-        if row.address is None:
+        reason = row.ineligible_reason if isinstance(row.ineligible_reason, str) else None
+        if pd.isna(row.is_eligible):
+            reason = None
+        consent_text = _consent_detail(
+            label.iat[i], row.consent_state, row.consent_recorded_at, row.consent_source, row.consent_scope
+        )
+        ok, by_exception = may_send(row.is_eligible, row.exception_categories, row.advertised_category)
+        if not ok and (reason in _NO_ADDRESS or pd.isna(row.is_eligible)):
             steps.append(Step.CONSENT)
             reasons.append(Reason.NO_CONTACT)
-            details.append(f"{channel}: no address")
+            details.append(f"{channel}: {_NO_ADDRESS.get(reason, 'no address')}")
             continue
-        if purpose.iat[i] == Purpose.AD:
-            granted, at, source = ad["is_granted"].iat[i], ad["recorded_at"].iat[i], ad["source"].iat[i]
-            consent_text = _consent_detail("ad", granted, at, source)
-            ok = (not pd.isna(granted) and bool(granted)) or (pd.isna(granted) and bool(exception.iat[i]))
-            if ok and pd.isna(granted):
-                consent_text = "no ad consent, but the existing-customer exception applies (제61조①)"
-        else:
-            granted, at, source = info["is_granted"].iat[i], info["recorded_at"].iat[i], info["source"].iat[i]
-            consent_text = _consent_detail("info", granted, at, source)
-            # A notice the law requires goes unless refused on this channel; other info needs a yes.
-            ok = (pd.isna(granted) or bool(granted)) if required.iat[i] else (not pd.isna(granted) and bool(granted))
+        if not ok and reason == "suppressed":
+            steps.append(Step.SUPPRESSION)
+            reasons.append(Reason.SUPPRESSED)
+            details.append(f"{channel}: address suppressed ({row.suppression_kind}: {row.suppression_reason})")
+            continue
         if not ok:
             steps.append(Step.CONSENT)
             reasons.append(Reason.NO_CONSENT)
             details.append(f"{channel}: {consent_text}")
             continue
-        hit = suppressed.get((channel, address_hash(str(row.address))))
-        if hit is not None and (hit[0] is SuppressionKind.PERMANENT or purpose.iat[i] == Purpose.AD):
-            steps.append(Step.SUPPRESSION)
-            reasons.append(Reason.SUPPRESSED)
-            details.append(f"{channel}: address suppressed ({hit[0]}: {hit[1]})")
-            continue
+        if by_exception:
+            consent_text = "no ad consent, but the existing-customer exception applies (제61조①)"
         if isinstance(row.render_error, str) and row.render_error:
             steps.append(Step.RENDER)
             reasons.append(Reason.UNRENDERABLE)
@@ -442,18 +363,16 @@ def apply_night_rule(
     todo = cands[alive & is_ad & ~exempt & at_night]
     if todo.empty:
         return cands
-    night = consent_states(todo.assign(cutoff=todo["as_of_date"].map(cutoff_of)), inputs.consents, "night_ad")
     for idx in todo.index:
-        granted = night.at[idx, "is_granted"]
-        if not pd.isna(granted) and bool(granted):
-            cands.at[idx, "night_note"] = (
-                f"night send allowed: night ad consent given {_fmt(night.at[idx, 'recorded_at'])}"
-            )
+        night_at = cands.at[idx, "night_consent_recorded_at"]
+        if bool(cands.at[idx, "has_night_consent"]):
+            cands.at[idx, "night_note"] = f"night send allowed: night ad consent given {_fmt(night_at)}"
             continue
         spec = specs[cands.at[idx, "campaign_id"]]
         planned_at = pd.Timestamp(cands.at[idx, "base_scheduled_at"]).to_pydatetime()
+        night_state = "none" if night_at is None or pd.isna(night_at) else "withdrawn"
         why = f"scheduled {_fmt(planned_at)} is in the night window and {cands.at[idx, 'channel']} has " + (
-            _consent_detail("night_ad", granted, night.at[idx, "recorded_at"], night.at[idx, "source"])
+            _consent_detail("night ad consent", night_state, night_at, None)
         )
         if spec.night is NightRule.SKIP:
             cands.at[idx, "excluded_step"] = Step.NIGHT
@@ -565,7 +484,9 @@ def audience_guard(
 ) -> GuardVerdict:
     """Hold a send list that jumps far beyond its recent size, or reaches too much of the customer base.
 
-    `history` holds earlier days' eligible counts of this campaign (held and rejected days excluded).
+    `eligible` counts the new messages (not already sent); `history` holds earlier days' eligible counts
+    of this campaign (held and rejected days excluded); `customers_known` is the customer 360's count of
+    customers that day (leads are contacts, not customers).
     """
     g = config.guard
     factor = campaign.guard.factor or g.factor
@@ -668,24 +589,27 @@ def plan(
                     Reason.ALREADY_SENT,
                     f"the delivery ledger already has this message (cycle {today.at[idx, 'cycle']})",
                 ]
-        # Step 8 (decided before the competition): the audience guard per campaign.
+        # Step 8 (decided before the competition): the audience guard per campaign, on what is new. A
+        # message the ledger already has (this day's own, on a rerun) has gone out: holding it protects
+        # nobody, so it neither counts nor is held (delivery skips it).
         for campaign_id, group in today.groupby("campaign_id"):
             spec = specs[campaign_id]
-            eligible = int(group["excluded_step"].isna().sum())
+            survivors = group.index[group["excluded_step"].isna()]
+            new = survivors[~group.loc[survivors, "send_key"].isin(list(inputs.sent_keys))]
+            eligible = len(survivors)
             verdict = audience_guard(
                 spec,
                 day,
-                eligible,
+                len(new),
                 guard_history[guard_history["campaign_id"] == campaign_id],
                 int(inputs.customers_known.get(day, 0)),
                 approvals.get((campaign_id, day)),
                 config,
             )
-            survivors = group.index[group["excluded_step"].isna()]
             if verdict.state is GuardState.HELD:
-                today.loc[survivors, "state_note"] = verdict.detail
+                today.loc[new, "state_note"] = verdict.detail
             elif verdict.state is GuardState.REJECTED:
-                today.loc[survivors, ["excluded_step", "excluded_reason", "excluded_detail"]] = [
+                today.loc[new, ["excluded_step", "excluded_reason", "excluded_detail"]] = [
                     Step.AUDIENCE_GUARD,
                     Reason.GUARD_REJECTED,
                     verdict.detail,

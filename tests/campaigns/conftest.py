@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -10,8 +11,8 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from channels.ledger import address_hash
 from orchestration.campaigns.config import PolicyConfig
+from orchestration.campaigns.eligibility import ELIGIBILITY_COLUMNS
 from orchestration.campaigns.policy import HISTORY_COLUMNS, PolicyInputs, PolicyResult, plan
 from orchestration.campaigns.send_list import SEND_LIST_COLUMNS, send_key
 from orchestration.campaigns.spec import CampaignSpec
@@ -24,7 +25,12 @@ _TEMPLATES = {
     "app_push": {"subject": "{{ name }}님", "body": "새 소식"},
     "web_push": {"subject": "{{ name }}님", "body": "새 소식"},
 }
-ADDRESSES = {"email": "minji@example.com", "sms": "01012345678", "kakao": "01012345678"}
+ADDRESSES = {
+    "email": "minji@example.com",
+    "sms": "01012345678",
+    "kakao": "01012345678",
+    "app_push": "token-minji-0123456789abcdef",
+}
 
 
 def spec(
@@ -100,14 +106,45 @@ def listing(
     return rows
 
 
-def consent(customer: str, channel: str, granted: bool, at: str, purpose: str = "ad", source: str = "form") -> dict:
+def elig(
+    customer: str = "c1",
+    channel: str = "email",
+    purpose: str = "ad",
+    *,
+    day: date = D,
+    reason: str | None = None,
+    state: str | None = None,
+    at: str | None = "2020-01-01 10:00",
+    source: str | None = "form",
+    scope: str | None = "customer",
+    night: bool = False,
+    night_at: str | None = None,
+    suppression: str | None = None,
+    exception: str | None = None,
+) -> dict[str, Any]:
+    """One row of int_customer_eligibility_daily, as the model would answer (the tests of the rule itself
+    are the model's dbt unit tests; these say what the policy does with an answer)."""
+    if state is None:
+        state = {"consent_withdrawn": "withdrawn", "no_consent": "none"}.get(reason or "", "granted")
+    address = None if reason == "no_address" else ADDRESSES[channel].replace("minji", customer)
     return {
+        "as_of_date": day,
         "customer_id": customer,
         "channel": channel,
         "purpose": purpose,
-        "is_granted": granted,
-        "recorded_at": pd.Timestamp(at),
-        "source": source,
+        "address": address,
+        "is_address_valid": reason not in ("no_address", "invalid_address"),
+        "consent_state": state,
+        "consent_recorded_at": None if state == "none" or at is None else pd.Timestamp(at),
+        "consent_source": None if state == "none" else source,
+        "consent_scope": None if state == "none" else scope,
+        "has_night_consent": night,
+        "night_consent_recorded_at": pd.Timestamp(night_at) if night_at else None,
+        "suppression_kind": suppression,
+        "suppression_reason": "test" if suppression else None,
+        "exception_categories": exception,
+        "is_eligible": reason is None,
+        "ineligible_reason": reason,
     }
 
 
@@ -124,45 +161,33 @@ def sent_before(campaign: CampaignSpec, customer: str, day: date, at: str = "10:
     }
 
 
+@dataclass(frozen=True)
+class World(PolicyInputs):
+    """PolicyInputs whose eligibility rows are completed by `run` for the rows' customers and days."""
+
+    ads_granted: bool = True
+    no_phone: frozenset[str] = frozenset()
+
+
 def world(
     customers: Iterable[str] = ("c1",),
     *,
-    consents: Iterable[dict] = (),
-    all_ads_consented_on: str | None = "2020-01-01 10:00",
+    eligibility: Iterable[dict] = (),
+    all_ads_consented: bool = True,
     no_phone: Iterable[str] = (),
-    suppressions: Iterable[tuple[str, str, str]] = (),
-    purchases: Iterable[tuple[str, str, str]] = (),
     history: Iterable[dict] = (),
     sent_keys: dict[str, date | None] | None = None,
     guard_history: Iterable[tuple[str, date, int]] = (),
     approvals: Iterable[tuple[str, date, str]] = (),
     customers_known: dict[date, int] | None = None,
-) -> PolicyInputs:
-    """Customers with an email and a phone; by default ad consent on every channel since 2020-01-01."""
+) -> World:
+    """Customers with an email and a phone. Unless `eligibility` says otherwise for a (customer, channel,
+    purpose, day): ads eligible on email, sms and kakao (ad consent since 2020-01-01), informational
+    messages not (no info consent), legal notices eligible."""
     customers = list(customers)
-    log = list(consents)
-    if all_ads_consented_on:
-        log = [consent(c, ch, True, all_ads_consented_on) for c in customers for ch in ("email", "sms", "kakao")] + log
-    no_phone = set(no_phone)
-    empty = PolicyInputs.empty()
-    return PolicyInputs(
-        contacts=pd.DataFrame(
-            {
-                "customer_id": customers,
-                "customer_name": ["김민지"] * len(customers),
-                "email": [ADDRESSES["email"].replace("minji", c) for c in customers],
-                "phone": [None if c in no_phone else ADDRESSES["sms"] for c in customers],
-            }
-        ),
-        push_addresses=empty.push_addresses,
-        consents=pd.DataFrame(log, columns=list(empty.consents.columns)),
-        suppressions=pd.DataFrame(
-            [(ch, address_hash(a), kind, "test") for ch, a, kind in suppressions],
-            columns=["channel", "address_hash", "kind", "reason"],
-        ),
-        purchases=pd.DataFrame(
-            [(c, pd.Timestamp(at), cat) for c, at, cat in purchases], columns=["customer_id", "ordered_at", "category"]
-        ),
+    return World(
+        contacts=pd.DataFrame({"customer_id": customers, "customer_name": ["김민지"] * len(customers)}),
+        eligibility=pd.DataFrame(list(eligibility), columns=ELIGIBILITY_COLUMNS),
         history=pd.DataFrame(list(history), columns=HISTORY_COLUMNS),
         sent_keys=sent_keys or {},
         guard_history=pd.DataFrame(
@@ -171,7 +196,34 @@ def world(
         ),
         approvals=pd.DataFrame(list(approvals), columns=["campaign_id", "as_of_date", "decision"]),
         customers_known=customers_known or {},
+        ads_granted=all_ads_consented,
+        no_phone=frozenset(no_phone),
     )
+
+
+def _completed(frame: pd.DataFrame, inputs: PolicyInputs) -> PolicyInputs:
+    """The world's default eligibility rows for every (customer, day) listed, under its explicit ones."""
+    if not isinstance(inputs, World):
+        return inputs
+    defaults = []
+    for customer, day in sorted(set(zip(frame["customer_id"], frame["as_of_date"], strict=True))):
+        for channel in ("email", "sms", "kakao"):
+            no_address = channel != "email" and customer in inputs.no_phone
+            for purpose, reason in (
+                ("ad", None if inputs.ads_granted else "no_consent"),
+                ("info", "no_consent"),
+                ("legal_notice", None),
+            ):
+                defaults.append(
+                    elig(customer, channel, purpose, day=day, reason="no_address" if no_address else reason)
+                )
+    key = ["as_of_date", "customer_id", "channel", "purpose"]
+    given = inputs.eligibility
+    rows = pd.DataFrame(defaults, columns=ELIGIBILITY_COLUMNS)
+    if len(given):
+        rows = rows[~rows.set_index(key).index.isin(given.set_index(key).index)]
+        rows = pd.concat([rows, given], ignore_index=True)
+    return replace(inputs, eligibility=rows)
 
 
 def no_control(config: PolicyConfig | None = None) -> PolicyConfig:
@@ -184,7 +236,7 @@ def run(
     rows: Iterable[dict], inputs: PolicyInputs, specs: Iterable[CampaignSpec], config: PolicyConfig | None = None
 ) -> PolicyResult:
     frame = pd.DataFrame(list(rows), columns=SEND_LIST_COLUMNS)
-    return plan(frame, inputs, {s.id: s for s in specs}, config or no_control())
+    return plan(frame, _completed(frame, inputs), {s.id: s for s in specs}, config or no_control())
 
 
 def decision_of(result: PolicyResult, customer: str = "c1", campaign: str = "promo", day: date = D) -> dict:

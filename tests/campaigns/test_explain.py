@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from orchestration.campaigns.explain import explain
-from tests.campaigns.conftest import D, consent, listing, run, spec, world
+from tests.campaigns.conftest import D, elig, listing, run, spec, world
 
 PROMO = spec("promo", channels=["email", "sms"], description="everyone who tests")
 
@@ -18,11 +18,11 @@ PROMO = spec("promo", channels=["email", "sms"], description="everyone who tests
 def warehouse() -> duckdb.DuckDBPyConnection:
     rival = spec("rival", priority=90)
     rows = listing(PROMO, "c1") + listing(PROMO, "c2") + listing(PROMO, "c3") + listing(rival, "c3")
-    log = [
-        consent("c2", "email", False, "2025-06-15 09:00", source="080_optout"),
-        consent("c2", "sms", False, "2025-06-15 09:00", source="080_optout"),
+    model = [
+        elig("c2", channel, reason="consent_withdrawn", at="2025-06-15 09:00", source="080_optout")
+        for channel in ("email", "sms")
     ]
-    result = run(rows, world(["c1", "c2", "c3", "c4"], consents=log), [PROMO, rival])
+    result = run(rows, world(["c1", "c2", "c3", "c4"], eligibility=model), [PROMO, rival])
     con = duckdb.connect()
     con.execute("create schema sends; create schema staging")
     con.register("decisions", result.decisions.astype({"scheduled_at": "datetime64[us]"}))

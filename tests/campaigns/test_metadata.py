@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from orchestration.defs.campaigns.plan import masked_preview, plan_metadata
-from tests.campaigns.conftest import consent, listing, run, spec, world
+from tests.campaigns.conftest import elig, listing, run, spec, world
 
 
 def test_previews_mask_names_addresses_and_tokens() -> None:
@@ -20,8 +20,8 @@ def test_previews_mask_names_addresses_and_tokens() -> None:
 def test_metadata_counts_by_channel_and_reason() -> None:
     promo = spec("promo", channels=["email", "sms"])
     rows = listing(promo, "c1") + listing(promo, "c2") + listing(promo, "c3")
-    log = [consent("c2", "email", False, "2025-06-01"), consent("c2", "sms", False, "2025-06-01")]
-    result = run(rows, world(["c1", "c2", "c3"], consents=log), [promo])
+    model = [elig("c2", channel, reason="consent_withdrawn", at="2025-06-01") for channel in ("email", "sms")]
+    result = run(rows, world(["c1", "c2", "c3"], eligibility=model), [promo])
     meta = plan_metadata(result, pd.Series({"c1": "김민지", "c3": "이서연"}), "2025-06-15", "2025-06-15")
     assert meta["audience_size"] == 3 and meta["scheduled"] == 2
     assert meta["by_channel"].data == {"email": 2}

@@ -7,18 +7,21 @@ from datetime import date, datetime, timedelta
 import pandas as pd
 import pytest
 
-from orchestration.campaigns.config import ExistingCustomerException, PolicyConfig
+from orchestration.campaigns.config import PolicyConfig
 from orchestration.campaigns.policy import (
     PLANNED_COLUMNS,
+    PolicyInputs,
     in_control_group,
     in_holdout,
     is_night,
     next_morning,
+    plan,
 )
+from orchestration.campaigns.send_list import SEND_LIST_COLUMNS
 from tests.campaigns.conftest import (
     D,
-    consent,
     decision_of,
+    elig,
     listing,
     no_control,
     run,
@@ -29,72 +32,78 @@ from tests.campaigns.conftest import (
 
 PROMO = spec("promo")
 
-# -- step 1: consent ---------------------------------------------------------------------------------------
+# -- steps 1 and 2: the eligibility model's answer (its legal cases are its dbt unit tests) -------------
 
 
 @pytest.mark.parametrize(
-    ("log", "expected"),
+    ("reason", "expected", "step", "detail"),
     [
-        ([], "no_consent"),
-        ([consent("c1", "email", True, "2024-01-01 10:00")], "planned"),
-        # withdrawn the same day, before the 10:00 send
-        (
-            [consent("c1", "email", True, "2024-01-01 10:00"), consent("c1", "email", False, "2025-06-15 09:00")],
-            "no_consent",
-        ),
-        # withdrawn the same day after the send time: consent is taken at the end of the day, so it still wins
-        (
-            [consent("c1", "email", True, "2024-01-01 10:00"), consent("c1", "email", False, "2025-06-15 23:59")],
-            "no_consent",
-        ),
-        # granted and withdrawn at the same instant: the withdrawal wins
-        (
-            [consent("c1", "email", True, "2025-06-15 12:00"), consent("c1", "email", False, "2025-06-15 12:00")],
-            "no_consent",
-        ),
-        # given in the last second of the day counts; given at midnight after does not (point in time)
-        ([consent("c1", "email", True, "2025-06-15 23:59:59")], "planned"),
-        ([consent("c1", "email", True, "2025-06-16 00:00")], "no_consent"),
-        # withdrawn once, given again
-        (
-            [consent("c1", "email", False, "2025-01-01 10:00"), consent("c1", "email", True, "2025-06-15 08:00")],
-            "planned",
-        ),
-        # consent on another channel or for another purpose does not count
-        ([consent("c1", "sms", True, "2024-01-01 10:00")], "no_consent"),
-        ([consent("c1", "email", True, "2024-01-01 10:00", purpose="info")], "no_consent"),
+        (None, "planned", "planned", "ad consent given 2020-01-01 10:00 via form"),
+        ("no_consent", "no_consent", "consent", "email: no ad consent on record"),
+        ("consent_withdrawn", "no_consent", "consent", "email: ad consent withdrawn 2020-01-01 10:00 via form"),
+        ("no_address", "no_contact", "consent", "email: no address"),
+        ("invalid_address", "no_contact", "consent", "email: invalid address"),
+        ("suppressed", "suppressed", "suppression", "email: address suppressed (opted_out: test)"),
     ],
 )
-def test_ads_need_ad_consent_on_the_channel_at_the_end_of_the_day(log: list[dict], expected: str) -> None:
+def test_the_eligibility_models_answer_decides_and_is_explained(
+    reason: str | None, expected: str, step: str, detail: str
+) -> None:
     campaign = spec(channels=["email"])
-    result = run(listing(campaign), world(consents=log, all_ads_consented_on=None), [campaign])
+    row_of_model = elig("c1", "email", reason=reason, suppression="opted_out" if reason == "suppressed" else None)
+    result = run(listing(campaign), world(eligibility=[row_of_model]), [campaign])
     row = decision_of(result)
-    assert (row["reason"] or row["decision"]) == expected
-    if expected == "no_consent":
-        assert row["policy_step"] == "consent"
+    assert (row["reason"] or row["decision"], row["policy_step"]) == (expected, step)
+    assert detail in row["detail"]
+
+
+def test_a_customer_the_model_does_not_know_is_no_contact() -> None:
+    campaign = spec(channels=["email"])
+    frame = pd.DataFrame(listing(campaign), columns=SEND_LIST_COLUMNS)
+    result = plan(frame, PolicyInputs.empty(), {campaign.id: campaign}, no_control())
+    assert (result.decisions.at[0, "reason"], result.decisions.at[0, "detail"]) == ("no_contact", "email: no address")
+
+
+def test_the_model_is_read_for_the_candidates_own_day() -> None:
+    campaign = spec(channels=["email"])
+    rows = listing(campaign, day=D) + listing(campaign, day=D + timedelta(days=1), cycle="next")
+    inputs = world(eligibility=[elig("c1", "email", reason="consent_withdrawn")])
+    result = run(rows, inputs, [campaign])
+    assert decision_of(result)["reason"] == "no_consent"
+    assert decision_of(result, day=D + timedelta(days=1))["decision"] == "planned"
 
 
 def test_the_plan_falls_back_to_the_next_channel_with_consent() -> None:
-    log = [
-        consent("c1", "email", False, "2025-03-01 10:00", source="080_optout"),
-        consent("c1", "sms", True, "2024-01-01"),
-    ]
-    result = run(listing(PROMO), world(consents=log, all_ads_consented_on=None), [PROMO])
+    withdrawn = elig("c1", "email", reason="consent_withdrawn", at="2025-03-01 10:00", source="080_optout")
+    result = run(listing(PROMO), world(eligibility=[withdrawn]), [PROMO])
     row = decision_of(result)
     assert (row["decision"], row["channel"]) == ("planned", "sms")
     assert "email: ad consent withdrawn 2025-03-01 10:00 via 080_optout" in row["channels_considered"]
 
 
+def test_an_opt_out_of_another_record_with_the_same_address_is_named() -> None:
+    shared = elig("c1", "sms", reason="consent_withdrawn", at="2025-06-01 10:00", source="080_optout", scope="address")
+    campaign = spec(channels=["sms"])
+    row = decision_of(run(listing(campaign), world(eligibility=[shared]), [campaign]))
+    assert row["detail"] == (
+        "sms: ad consent withdrawn 2025-06-01 10:00 via 080_optout on another customer record with this address"
+    )
+
+
 @pytest.mark.parametrize(
-    ("no_phone", "log", "reason"),
+    ("no_phone", "email_reason", "reason"),
     [
-        (True, [], "no_consent"),  # an email address without consent says more than a missing phone
-        (True, [consent("c1", "email", True, "2024-01-01")], "planned"),
-        (False, [], "no_consent"),
+        (True, "no_consent", "no_consent"),  # an email address without consent says more than a missing phone
+        (True, None, "planned"),
+        (False, "no_consent", "no_consent"),
     ],
 )
-def test_the_reason_is_the_channel_that_got_furthest(no_phone: bool, log: list[dict], reason: str) -> None:
-    inputs = world(consents=log, all_ads_consented_on=None, no_phone=["c1"] if no_phone else [])
+def test_the_reason_is_the_channel_that_got_furthest(no_phone: bool, email_reason: str | None, reason: str) -> None:
+    inputs = world(
+        eligibility=[elig("c1", "email", reason=email_reason)],
+        all_ads_consented=False,
+        no_phone=["c1"] if no_phone else [],
+    )
     row = decision_of(run(listing(PROMO), inputs, [PROMO]))
     assert (row["reason"] or row["decision"]) == reason
 
@@ -107,83 +116,39 @@ def test_no_address_on_any_channel_is_no_contact() -> None:
 
 
 @pytest.mark.parametrize(
-    ("required", "info_log", "expected_channel"),
+    ("required", "model_rows", "expected_channel"),
     [
-        (True, [], "kakao"),  # a legally required notice needs no info opt-in
-        (True, [consent("c1", "kakao", False, "2024-05-01", purpose="info")], "email"),  # refused there: next one
-        (False, [], None),  # other informational messages need an info opt-in
-        (False, [consent("c1", "kakao", True, "2024-05-01", purpose="info")], "kakao"),
+        (True, [], "kakao"),  # a legally required notice is read as purpose legal_notice
+        (True, [elig("c1", "kakao", "legal_notice", reason="consent_withdrawn")], "email"),  # refused there
+        (False, [], None),  # other informational messages: purpose info (no info consent by default)
+        (False, [elig("c1", "kakao", "info")], "kakao"),
     ],
 )
-def test_informational_messages(required: bool, info_log: list[dict], expected_channel: str | None) -> None:
+def test_informational_messages(required: bool, model_rows: list[dict], expected_channel: str | None) -> None:
     notice = spec("notice", purpose="info", channels=["kakao", "email"], legally_required=required)
-    inputs = world(consents=info_log, all_ads_consented_on=None)
-    row = decision_of(run(listing(notice), inputs, [notice]), campaign="notice")
+    row = decision_of(run(listing(notice), world(eligibility=model_rows), [notice]), campaign="notice")
     assert row["channel"] == expected_channel
 
 
-EXCEPTION_ON = no_control(PolicyConfig(existing_customer_exception=ExistingCustomerException(enabled=True)))
-
-
 @pytest.mark.parametrize(
-    ("config", "order_at", "category", "log", "expected"),
+    ("categories", "advertised", "expected"),
     [
-        (no_control(), "2025-03-01 10:00", "skincare", [], "no_consent"),  # off by default
-        (EXCEPTION_ON, "2025-03-01 10:00", "skincare", [], "planned"),
-        (EXCEPTION_ON, "2025-03-01 10:00", "fragrance", [], "no_consent"),  # not the same kind of goods
-        (EXCEPTION_ON, "2024-12-15 10:00", "skincare", [], "planned"),  # exactly 6 months before the send
-        (EXCEPTION_ON, "2024-12-15 09:59", "skincare", [], "no_consent"),  # a minute more
-        (EXCEPTION_ON, "2025-06-16 09:00", "skincare", [], "no_consent"),  # after the day: not visible
-        # an opt-out always wins over the exception
-        (EXCEPTION_ON, "2025-03-01 10:00", "skincare", [consent("c1", "email", False, "2025-04-01")], "no_consent"),
+        (None, "skincare", "no_consent"),  # the model lists no category: the exception is off or does not apply
+        ("haircare|skincare", "skincare", "planned"),
+        ("haircare|skincare", "fragrance", "no_consent"),  # not the same kind of goods
+        ("haircare|skincare", None, "no_consent"),  # a campaign that names no category cannot use it
     ],
 )
-def test_existing_customer_exception(
-    config: PolicyConfig, order_at: str, category: str, log: list[dict], expected: str
+def test_existing_customer_exception_is_the_models_categories(
+    categories: str | None, advertised: str | None, expected: str
 ) -> None:
     campaign = spec(channels=["email"])
-    inputs = world(consents=log, all_ads_consented_on=None, purchases=[("c1", order_at, category)])
-    row = decision_of(run(listing(campaign, category="skincare"), inputs, [campaign], config))
+    model_row = elig("c1", "email", reason="no_consent", exception=categories)
+    result = run(listing(campaign, category=advertised), world(eligibility=[model_row]), [campaign])
+    row = decision_of(result)
     assert (row["reason"] or row["decision"]) == expected
-
-
-def test_existing_customer_exception_counts_calendar_months_across_a_leap_day() -> None:
-    """Six months before 2024-08-29 10:00 is 2024-02-29 10:00; before 2025-08-29 it is 2025-02-28 is not...
-    the month arithmetic clamps: 31 August minus 6 months is the last day of February."""
-    campaign = spec(channels=["email"])
-    day = date(2024, 8, 31)
-    for order_at, expected in (("2024-02-29 10:00", "planned"), ("2024-02-29 09:59", "no_consent")):
-        inputs = world(all_ads_consented_on=None, purchases=[("c1", order_at, "skincare")])
-        row = decision_of(
-            run(listing(campaign, day=day, category="skincare"), inputs, [campaign], EXCEPTION_ON), day=day
-        )
-        assert (row["reason"] or row["decision"]) == expected, order_at
-
-
-# -- step 2: suppression, and rendering per channel ------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("purpose", "kind", "expected_channel", "reason"),
-    [
-        ("ad", "permanent", "sms", None),  # hard bounce on email: fall back to sms
-        ("ad", "opted_out", "sms", None),
-        ("info", "permanent", "sms", None),
-        ("info", "opted_out", "email", None),  # an ad opt-out does not stop an informational message
-    ],
-)
-def test_suppressed_addresses(purpose: str, kind: str, expected_channel: str, reason: str | None) -> None:
-    campaign = spec(purpose=purpose, channels=["email", "sms"], legally_required=purpose == "info")
-    inputs = world(suppressions=[("email", "c1@example.com", kind)])
-    row = decision_of(run(listing(campaign), inputs, [campaign]))
-    assert row["channel"] == expected_channel
-    assert row["reason"] == reason
-
-
-def test_suppressed_everywhere_is_recorded_as_suppressed() -> None:
-    inputs = world(suppressions=[("email", "c1@example.com", "permanent"), ("sms", "01012345678", "permanent")])
-    row = decision_of(run(listing(PROMO), inputs, [PROMO]))
-    assert (row["policy_step"], row["reason"]) == ("suppression", "suppressed")
+    if expected == "planned":
+        assert "existing-customer exception applies" in row["detail"]
 
 
 def test_a_message_that_cannot_go_on_a_channel_falls_back() -> None:
@@ -233,8 +198,8 @@ def test_night_rule(
     day: date, at: str, rule: str, channel: str, night_consent: bool, expected: str, scheduled: str | None
 ) -> None:
     campaign = spec(channels=[channel], night=rule)
-    log = [consent("c1", channel, True, "2024-01-01", purpose="night_ad")] if night_consent else []
-    row = decision_of(run(listing(campaign, day=day, at=at), world(consents=log), [campaign]), day=day)
+    model = [elig("c1", channel, day=day, night=True, night_at="2024-01-01")] if night_consent else []
+    row = decision_of(run(listing(campaign, day=day, at=at), world(eligibility=model), [campaign]), day=day)
     assert (row["reason"] or row["decision"]) == expected
     assert (str(row["scheduled_at"])[:16] if scheduled else row["scheduled_at"]) == scheduled
     if expected == "night_skipped":
@@ -243,11 +208,8 @@ def test_night_rule(
 
 def test_night_consent_withdrawn_defers_and_informational_messages_are_not_held_back() -> None:
     campaign = spec(channels=["sms"])
-    log = [
-        consent("c1", "sms", True, "2024-01-01", purpose="night_ad"),
-        consent("c1", "sms", False, "2025-06-15 12:00", purpose="night_ad"),
-    ]
-    row = decision_of(run(listing(campaign, at="22:00"), world(consents=log), [campaign]))
+    withdrawn = elig("c1", "sms", night=False, night_at="2025-06-15 12:00")
+    row = decision_of(run(listing(campaign, at="22:00"), world(eligibility=[withdrawn]), [campaign]))
     assert str(row["scheduled_at"])[:16] == "2025-06-16 08:00"
     assert "night ad consent withdrawn 2025-06-15 12:00" in row["detail"]
     notice = spec("notice", purpose="info", channels=["sms"], legally_required=True)
@@ -412,8 +374,8 @@ def test_a_cycle_listed_on_several_days_of_a_backfill_goes_once_on_the_first_day
     days = [D + timedelta(days=i) for i in range(3)]
     rows = [r for d in days for r in listing(reminder, day=d, cycle="2025-05-01")]
     # no consent on the first day, given on the second
-    log = [consent("c1", "email", True, "2025-06-16 09:00")]
-    result = run(rows, world(consents=log, all_ads_consented_on=None), [reminder])
+    model = [elig("c1", "email", day=d, reason=None if d > D else "no_consent") for d in days]
+    result = run(rows, world(eligibility=model, all_ads_consented=False), [reminder])
     reasons = [(row.reason or row.decision) for row in result.decisions.sort_values("as_of_date").itertuples()]
     assert reasons == ["no_consent", "planned", "already_sent"]
 
@@ -474,6 +436,29 @@ def test_held_days_do_not_raise_the_baseline() -> None:
     inputs = world([f"c{i}" for i in range(60)], guard_history=[*WEEK, (PROMO.id, D - timedelta(days=1), 500)])
     inputs.guard_history.loc[inputs.guard_history["eligible"] == 500, "guard_state"] = "held"
     assert run(_crowd(PROMO, 60), inputs, [PROMO]).campaign_days.iloc[0]["guard_state"] == "held"
+
+
+def test_a_rerun_after_a_backfill_holds_only_what_is_new() -> None:
+    """Reproduced in the issue: a rerun of a day whose 70 messages the ledger already has held all of them.
+    Sent keys neither count towards the guard nor wait for approval (delivery skips them); new ones do."""
+    rows = _crowd(PROMO, 70)
+    sent = {r["send_key"]: D for r in rows}
+    inputs = world([f"c{i}" for i in range(70)], guard_history=WEEK, sent_keys=sent)
+    result = run(rows, inputs, [PROMO])
+    assert result.campaign_days.iloc[0]["guard_state"] == "ok"
+    assert set(result.planned["state"]) == {"scheduled"} and len(result.planned) == 70
+    # 70 sent and 60 new ones: the 60 are held (more than max(50, 3 x 10)), the 70 are not
+    more = [r for i in range(70, 130) for r in listing(PROMO, customer=f"c{i}")]
+    inputs = world([f"c{i}" for i in range(130)], guard_history=WEEK, sent_keys=sent)
+    result = run(rows + more, inputs, [PROMO])
+    day = result.campaign_days.iloc[0]
+    assert (day["guard_state"], int(day["held"]), int(day["planned"]), int(day["eligible"])) == ("held", 60, 70, 130)
+    held = result.planned[result.planned["state"] == "held_for_approval"]
+    assert not set(held["send_key"]) & set(sent)
+    assert (
+        "60 is more than 3 x the median 10"
+        in result.decisions.loc[result.decisions["reason"] == "held_for_approval", "detail"].iloc[0]
+    )
 
 
 # -- outputs ----------------------------------------------------------------------------------------------

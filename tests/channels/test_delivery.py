@@ -10,13 +10,22 @@ from collections import Counter
 
 import pytest
 
+from channels.base import Adapter
 from channels.delivery import deliver
 from channels.errors import ChannelConfigError, ChannelError, TransientChannelError
 from channels.fakes import FakeSet, Faults, adapters_from_description
 from channels.fakes.workload import messages
 from channels.ledger import Ledger, State, SuppressionKind
-from channels.models import Purpose
+from channels.models import Outcome, Purpose, SendResult
 from channels.transport import RateLimiter, limiter_for
+
+
+def cannot_be_asked(adapter: Adapter) -> Adapter:
+    """This adapter's provider answers every lookup with "cannot tell" (its list API is down)."""
+    adapter.lookup = lambda messages, **_: [  # type: ignore[method-assign]
+        SendResult(m.key, Outcome.UNKNOWN, reason="list API down") for m in messages
+    ]
+    return adapter
 
 
 def dup_count(keys: list[str]) -> int:
@@ -104,7 +113,7 @@ def test_crash_after_call_non_dedupe_provider_becomes_unknown(fakes: FakeSet, le
     batch = messages("sendgrid", 5, desc)
     with adapters_from_description(desc)["sendgrid"] as adapter:
         ledger.plan(batch, adapter.name)
-        ledger.claim([m.key for m in batch], batch_id="b-crashed")
+        ledger.claim(batch, "b-crashed", adapter.name)
         adapter.send(batch, idempotency_key="b-crashed")  # ...and the process died before recording
         report = deliver(batch, adapter, ledger)
     assert report.unknown == 5 and report.requests == 0
@@ -112,32 +121,44 @@ def test_crash_after_call_non_dedupe_provider_becomes_unknown(fakes: FakeSet, le
     assert [r.key for r in ledger.unknowns()] == sorted(m.key for m in batch)
 
 
-def test_crash_after_call_dedupe_provider_resends_same_key(fakes: FakeSet, ledger: Ledger) -> None:
+@pytest.mark.parametrize("asked", [True, False])
+def test_crash_after_call_dedupe_provider_resends_same_key(fakes: FakeSet, ledger: Ledger, asked: bool) -> None:
+    """Sent, answer never recorded: NHN is asked, or (when it cannot tell) the batch goes again under its
+    key and NHN drops the repeat."""
     desc = fakes.describe()
     batch = messages("nhn_alimtalk", 30, desc)
-    with adapters_from_description(desc)["nhn_alimtalk"] as adapter:
+    adapter = adapters_from_description(desc)["nhn_alimtalk"]
+    with adapter if asked else cannot_be_asked(adapter):
         ledger.plan(batch, adapter.name)
         ordered = sorted(batch, key=lambda m: m.key)
-        ledger.claim([m.key for m in ordered], batch_id="b-crashed")
+        ledger.claim(ordered, "b-crashed", adapter.name)
         adapter.send(ordered, idempotency_key="b-crashed")  # accepted, answer never recorded
         report = deliver(batch, adapter, ledger)
-    assert report.resent_after_crash == 30 and report.accepted == 30
-    assert fakes.nhn_alimtalk.replays == 1  # NHN answered -1005: already accepted
+    assert report.accepted == 30
+    if asked:
+        assert report.settled_by_lookup == 30 and report.requests == 0
+    else:
+        assert report.resent_after_crash == 30 and fakes.nhn_alimtalk.replays == 1  # -1005: already accepted
     assert len(fakes.nhn_alimtalk.received) == 30 and dup_count(fakes.nhn_alimtalk.received_keys()) == 0
 
 
+@pytest.mark.parametrize("asked", [True, False])
 def test_a_crashed_batch_is_resent_whole_under_its_id_even_if_batches_got_smaller(
-    fakes: FakeSet, ledger: Ledger
+    fakes: FakeSet, ledger: Ledger, asked: bool
 ) -> None:
-    """A batch left claimed by a killed run goes again as one request under its id: split, its pieces
-    would share the id and each claim would replace the last one's."""
+    """Killed before the call. Asked, NHN says it never got the batch: it goes as new batches. Where NHN
+    cannot tell, the batch goes again as one request under its id (the provider deduplicates by it)."""
     desc = fakes.describe()
     batch = sorted(messages("nhn_alimtalk", 30, desc), key=lambda m: m.key)
-    with adapters_from_description(desc)["nhn_alimtalk"] as adapter:
-        ledger.claim([m.key for m in batch], batch_id="b-crashed")  # killed before the call
+    adapter = adapters_from_description(desc)["nhn_alimtalk"]
+    with adapter if asked else cannot_be_asked(adapter):
+        ledger.claim(batch, "b-crashed", adapter.name)  # killed before the call
         adapter.limits = dataclasses.replace(adapter.limits, batch_size=10)  # lowered before the rerun
         report = deliver(batch, adapter, ledger)
-    assert report.resent_after_crash == 30 and report.requests == 1 and report.accepted == 30
+    if asked:
+        assert report.resent_after_crash == 0 and report.requests == 3 and report.accepted == 30
+    else:
+        assert report.resent_after_crash == 30 and report.requests == 1 and report.accepted == 30
     assert len(fakes.nhn_alimtalk.received) == 30 and dup_count(fakes.nhn_alimtalk.received_keys()) == 0
     assert ledger.counts() == {"accepted": 30}
 
@@ -147,9 +168,9 @@ def test_stale_claim_outside_dedupe_window_is_unknown(fakes: FakeSet, ledger: Le
     batch = messages("nhn_alimtalk", 3, desc)
     with adapters_from_description(desc)["nhn_alimtalk"] as adapter:
         ledger.plan(batch, adapter.name)
-        ledger.claim([m.key for m in batch], batch_id="b-old")
+        ledger.claim(batch, "b-old", adapter.name)
         with sqlite3.connect(ledger.path) as db:
-            db.execute("update claims set claimed_at = '2020-01-01T00:00:00+00:00'")
+            db.execute("update messages set claimed_at = '2020-01-01T00:00:00+00:00'")
         report = deliver(batch, adapter, ledger)
     assert report.unknown == 3 and fakes.nhn_alimtalk.requests == 0
 
@@ -248,7 +269,7 @@ def test_ambiguous_batch_left_claimed_when_the_channel_stops(fakes: FakeSet, led
         report = deliver(batch, adapter, ledger, base_delay=0.001, max_attempts=2, outage_threshold=1000)
         assert report.outcomes["claimed"] == 20 and ledger.counts() == {"claimed": 20}
         fake.faults = Faults()
-        again = deliver(batch, adapter, ledger)
+        again = deliver(batch, cannot_be_asked(adapter), ledger)
     assert again.resent_after_crash == 20 and again.accepted == 20 and fake.replays >= 1
     assert len(fake.received) == 20
 
@@ -258,16 +279,17 @@ class _LedgerFailingOnRecord(Ledger):
 
     fail_at = 2
 
-    def record_batch(self, *args, **kwargs) -> None:
-        self.fail_at -= 1
-        if self.fail_at <= 0:
-            raise sqlite3.OperationalError("disk I/O error")
-        super().record_batch(*args, **kwargs)
+    def record(self, results, *args, **kwargs) -> None:
+        if results:
+            self.fail_at -= 1
+            if self.fail_at <= 0:
+                raise sqlite3.OperationalError("disk I/O error")
+        super().record(results, *args, **kwargs)
 
 
 def test_a_batch_api_sender_goes_on_only_through_the_ledger(fakes: FakeSet, tmp_path) -> None:
-    """A batch API's sender claims its next batch in the commit that records the last one. When that
-    commit fails, the next batch was never claimed: it is not sent, and the next run sends it."""
+    """Each round records the answers that came back and claims the next batch in one commit. When
+    that commit fails, the next batch was never claimed: it is not sent, and the next run sends it."""
     desc = fakes.describe()
     batch = messages("nhn_sms", 50, desc)
     with adapters_from_description(desc)["nhn_sms"] as adapter:
@@ -281,8 +303,9 @@ def test_a_batch_api_sender_goes_on_only_through_the_ledger(fakes: FakeSet, tmp_
         with Ledger(tmp_path / "ledger.sqlite") as ledger:
             assert ledger.counts() == {"accepted": 10, "claimed": 10, "planned": 30}
             again = deliver(batch, adapter, ledger)
-            assert again.unknown == 10 and again.accepted == 30  # NHN SMS cannot deduplicate: a person decides
-            assert ledger.counts() == {"accepted": 40, "unknown": 10}
+            # NHN SMS cannot deduplicate, but it can be asked: the batch whose answer was lost is listed.
+            assert again.settled_by_lookup == 10 and again.unknown == 0 and again.accepted == 40
+            assert ledger.counts() == {"accepted": 50}
     assert len(fakes.nhn_sms.received) == 50 and dup_count(fakes.nhn_sms.received_keys()) == 0
 
 
@@ -294,7 +317,7 @@ def test_a_claimed_message_whose_address_opted_out_since_is_not_resent(fakes: Fa
     ads = messages("webhook", 3, desc)  # advertising, to a receiver that deduplicates by key
     with adapters_from_description(desc)["webhook"] as adapter:
         for i, m in enumerate(ads):
-            ledger.claim([m.key], batch_id=f"b-crashed-{i}")
+            ledger.claim([m], f"b-crashed-{i}", adapter.name)
         ledger.suppress("webhook", ads[1].address, "unsubscribed", SuppressionKind.OPTED_OUT)
         report = deliver(ads, adapter, ledger)
     assert sorted(fakes.webhook.received_keys()) == [ads[0].key, ads[2].key]

@@ -19,11 +19,19 @@ from orchestration.lib.dbt import DBT_EXECUTABLE, DBT_PROJECT_DIR
 
 D = date(2025, 6, 15)
 WINDOW_START = D - timedelta(days=2)
-# the 360, the segments and everything upstream (the send models need tables the Python steps write)
-CUSTOMER_360 = ("+dim_customers", "+fct_segment_sizes_daily")
+# the 360, the segments, eligibility, the audiences and everything upstream (the send models need tables
+# the Python steps write)
+CUSTOMER_360 = (
+    "+dim_customers",
+    "+fct_segment_sizes_daily",
+    "+int_customer_eligibility_daily",
+    "+path:models/marts/audiences",
+)
 
 
-def dbt(warehouse: Path, target: Path, *args: str, first: date = D, last: date = D) -> str:
+def dbt(
+    warehouse: Path, target: Path, *args: str, first: date = D, last: date = D, extra_vars: dict | None = None
+) -> str:
     """Run dbt on `warehouse` with its own target folder, so parallel runs never share one."""
     env = {
         **os.environ,
@@ -43,7 +51,7 @@ def dbt(warehouse: Path, target: Path, *args: str, first: date = D, last: date =
         "--log-path",
         str(target / "logs"),
         "--vars",
-        json.dumps({"start_date": first.isoformat(), "end_date": last.isoformat()}),
+        json.dumps({"start_date": first.isoformat(), "end_date": last.isoformat(), **(extra_vars or {})}),
     ]
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-6000:]
@@ -76,6 +84,16 @@ def test_every_unit_test_and_data_test_passes(built: tuple[Path, Path, str]) -> 
         "states_monetary_value_excludes_the_first_purchase_day",
         "states_over_a_window_change_on_purchase_days_and_see_nothing_later",
         "rfm_scores_are_rank_quintiles_and_ties_share_the_lower_score",
+        # the legal cases of eligibility (정보통신망법 제50조, 시행령 제61조)
+        "eligibility_latest_change_at_or_before_the_day_wins_and_a_withdrawal_wins_a_tie",
+        "eligibility_info_needs_info_consent_and_a_legal_notice_goes_unless_refused",
+        "eligibility_needs_a_live_address_of_the_right_format",
+        "eligibility_ledger_suppressions_stop_ads_or_every_message",
+        "eligibility_an_opt_out_belongs_to_the_address",
+        "eligibility_night_consent_is_separate",
+        "eligibility_existing_customer_exception_lists_categories_bought_within_the_months",
+        "eligibility_existing_customer_exception_counts_calendar_months_across_a_leap_day",
+        "repurchase_due_lists_the_360s_due_date_for_the_grace_days",
     ):
         assert rule in output, rule
 
@@ -140,23 +158,68 @@ def test_dbt_docs_generate(built: tuple[Path, Path, str]) -> None:
     assert "model.dangol.dim_customers" in catalog["nodes"]
 
 
+def _daily_incremental_models(target: Path) -> list[tuple[str, str]]:
+    """(schema, name) of every model built with daily_incremental_config (the window replaced per run)."""
+    manifest = json.loads((target / "manifest.json").read_text())
+    return sorted(
+        (node["schema"], node["name"])
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model"
+        and node["config"].get("materialized") == "incremental"
+        and any("delete_window_rows" in str(hook.get("sql", "")) for hook in node["config"].get("pre-hook", []))
+    )
+
+
 def test_a_rerun_that_finds_no_rows_empties_its_day(built: tuple[Path, Path, str]) -> None:
     """A day rebuilt from data that no longer yields rows must end up empty, not keep the old answer
-    (delete+insert by itself only replaces the days that the new rows carry)."""
+    (delete+insert by itself only replaces the days that the new rows carry) - in every daily model."""
     root, warehouse, _ = built
+    models = _daily_incremental_models(root / "target")
+    assert ("marts", "fct_audience_repurchase_due") in models
+    assert ("intermediate", "int_customer_eligibility_daily") in models
+    assert len(models) >= 10, models
     emptied = root / "emptied.duckdb"
     shutil.copy(warehouse, emptied)
+
+    def days(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], dict[date, int]]:
+        return {
+            (schema, name): dict(con.execute(f"select as_of_date, count(*) from {schema}.{name} group by 1").fetchall())
+            for schema, name in models
+        }
+
     with duckdb.connect(str(emptied)) as con:
-        before = dict(
-            con.execute("select as_of_date, count(*) from marts.fct_customer_segments_daily group by 1").fetchall()
-        )
-        con.execute("delete from raw.orders")
-        con.execute("delete from raw.customers")
-    assert before[D] > 0
-    dbt(emptied, root / "target_emptied", "run", "--select", "+fct_customer_segments_daily", first=D, last=D)
+        before = days(con)
+        for table in ("orders", "customers", "consents", "events", "surveys", "push_tokens"):
+            con.execute(f"delete from raw.{table}")
+    with_rows_on_d = [model for model, by_day in before.items() if by_day.get(D, 0) > 0]
+    assert ("marts", "fct_audience_repurchase_due") in with_rows_on_d
+    assert len(with_rows_on_d) >= len(models) - 3, before
+    selection = [f"+{name}" for _, name in models]
+    dbt(emptied, root / "target_emptied", "run", "--select", *selection, first=D, last=D)
     with duckdb.connect(str(emptied), read_only=True) as con:
-        after = dict(
-            con.execute("select as_of_date, count(*) from marts.fct_customer_segments_daily group by 1").fetchall()
-        )
-    assert D not in after
-    assert after == {day: n for day, n in before.items() if day != D}  # the window's other days are kept
+        after = days(con)
+    for model in models:
+        assert D not in after[model], model
+        assert after[model] == {day: n for day, n in before[model].items() if day != D}, model  # others kept
+
+
+def test_tightening_the_repurchase_grace_days_drops_customers_on_a_rerun(built: tuple[Path, Path, str]) -> None:
+    """Reproduced in the issue: grace 7 -> 3 and a rerun of the day kept customers the new rule excludes."""
+    root, warehouse, _ = built
+    tightened = root / "tightened.duckdb"
+    shutil.copy(warehouse, tightened)
+    sql = "select count(*), max(days_overdue) from marts.fct_audience_repurchase_due where as_of_date = ?"
+    with duckdb.connect(str(tightened), read_only=True) as con:
+        listed, most_overdue = con.execute(sql, [D]).fetchone()
+    assert listed > 0 and most_overdue >= 3
+    dbt(tightened, root / "target_tightened", "run", "--select", "fct_audience_repurchase_due",
+        extra_vars={"repurchase_grace_days": 3})  # fmt: skip
+    with duckdb.connect(str(tightened), read_only=True) as con:
+        relisted, most_overdue = con.execute(sql, [D]).fetchone()
+        due_dates_agree = con.execute(
+            "select count(*) from marts.fct_audience_repurchase_due as audience"
+            " join intermediate.int_customer_states_daily as states using (as_of_date, customer_id)"
+            " where audience.repurchase_due_date is distinct from states.repurchase_due_date"
+        ).fetchone()[0]
+    assert 0 < relisted < listed and most_overdue < 3
+    assert due_dates_agree == 0  # one definition of the due date: the 360's

@@ -167,7 +167,7 @@ def test_nightly_run_delivers_exactly_the_due_and_consented_customers_once(desig
     assert len(_outbox(env)) == len(expected)
     with sqlite3.connect(env.ledger) as ledger:
         assert ledger.execute(
-            "select count(*), max(attempts) from message_rows where campaign_id = 'repurchase_reminder'"
+            "select count(*), max(attempts) from messages where campaign_id = 'repurchase_reminder'"
         ).fetchone() == (len(expected), 1)
 
 

@@ -22,6 +22,7 @@ EXPECTED_GROUPS = {
         "raw/quarantine",
         "raw/surveys",
         "raw/web_push_subscriptions",
+        "ledger/suppressions",
     },
     "staging": {
         "staging/stg_shop__consents",
@@ -36,9 +37,11 @@ EXPECTED_GROUPS = {
         "staging/stg_shop__surveys",
         "staging/stg_shop__web_push_subscriptions",
         "staging/stg_predictions__customer_bgnbd",
+        "staging/stg_ledger__suppressions",
     },
     "intermediate": {
         "intermediate/int_customer_consents_pivoted",
+        "intermediate/int_customer_eligibility_daily",
         "intermediate/int_customer_purchase_days",
         "intermediate/int_product_replenishment_cycles",
         "intermediate/int_customer_states_daily",

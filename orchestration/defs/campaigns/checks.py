@@ -47,6 +47,7 @@ def planned_sends_checks(context: dg.AssetCheckExecutionContext, warehouse: Ware
             held = sorted(
                 {(c, str(d)[:10]) for c, d in zip(waiting["campaign_id"], waiting["as_of_date"], strict=True)}
             )
+            metadata["held_sends"] = len(waiting)
             metadata["how_to_release"] = dg.MetadataValue.md(
                 "\n".join(
                     f"- `dangol approve --campaign {c} --date {d}` (or `--reject`), then rerun {d}" for c, d in held
@@ -56,6 +57,12 @@ def planned_sends_checks(context: dg.AssetCheckExecutionContext, warehouse: Ware
             check_name=str(rule),
             asset_key=PLANNED_SENDS_KEY,
             passed=result.passed,
-            severity=dg.AssetCheckSeverity.ERROR,
+            severity=_severity(rule),
             metadata=metadata,
         )
+
+
+def _severity(rule: Rule) -> dg.AssetCheckSeverity:
+    """A held send list is the guard working, not a fault: a warning (it blocks nothing; delivery sends
+    scheduled rows only, and the held ones wait for `dangol approve`). Every other rule is an error."""
+    return dg.AssetCheckSeverity.WARN if rule is Rule.AUDIENCE_GUARD else dg.AssetCheckSeverity.ERROR

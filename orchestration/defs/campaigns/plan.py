@@ -26,7 +26,12 @@ from orchestration.lib.resources import ChannelsResource, WarehouseResource
 
 PLANNED_RENDERED_KEY = dg.AssetKey(["sends", "planned_sends_rendered"])
 DECISIONS_RAW_KEY = dg.AssetKey(["sends", "send_decisions_raw"])
-_STAGING = ["stg_shop__customers", "stg_shop__consents", "stg_shop__push_tokens", "stg_shop__web_push_subscriptions"]
+# What the policy reads besides the send lists: names, eligibility (steps 1-2), the 360's customer count.
+_READS = [
+    dg.AssetKey(["staging", "stg_shop__customers"]),
+    dg.AssetKey(["intermediate", "int_customer_eligibility_daily"]),
+    dg.AssetKey(["intermediate", "int_customer_states_daily"]),
+]
 _GREETING = re.compile(r"([가-힣A-Za-z]{1,12})(님)")
 
 
@@ -107,7 +112,7 @@ _specs = load_campaigns()
     specs=[
         dg.AssetSpec(
             PLANNED_RENDERED_KEY,
-            deps=[send_list_key(s.id) for s in _specs] + [dg.AssetKey(["staging", t]) for t in _STAGING],
+            deps=[send_list_key(s.id) for s in _specs] + _READS,
             description="Every send the policy planned (or held for approval), rendered with its legal form,"
             " channel, time, cost and idempotency key. Read through fct_planned_sends.",
             kinds={"python", "duckdb"},

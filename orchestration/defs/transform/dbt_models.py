@@ -6,6 +6,8 @@ import os
 import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
 
+from orchestration.campaigns.config import load_policy
+from orchestration.campaigns.eligibility import dbt_eligibility_vars
 from orchestration.lib.dbt import dbt_project, translator
 from orchestration.lib.partitions import daily_partitions, dbt_vars, window_days
 from orchestration.lib.resources import WarehouseResource
@@ -26,7 +28,8 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse
     # dbt runs as a subprocess and reads its profile from the environment.
     os.environ["DANGOL_WAREHOUSE"] = str(warehouse.file)
     os.environ["DANGOL_TIMEZONE"] = settings.timezone
-    args = ["build", "--vars", json.dumps(dbt_vars(first, last) | {"shop_timezone": settings.timezone})]
+    variables = dbt_vars(first, last) | {"shop_timezone": settings.timezone} | dbt_eligibility_vars(load_policy())
+    args = ["build", "--vars", json.dumps(variables)]
     with warehouse.exclusive():
         invocation = dbt.cli(args, context=context)
         yield from invocation.stream()

@@ -2,8 +2,8 @@
     정보통신망법 제50조⑧ / 시행령 제62조의3: every 2 years from the date of an advertising consent, the
     sender must tell the recipient that they consented, when, and how to keep or withdraw it.
 
-    For each customer, the ad consents still in force at the end of the day (latest change per channel is
-    a grant; its date is the consent date). A consent's due dates are consent date + 2, 4, 6... years; a
+    For each customer, the ad consents still in force at the end of the day (int_customer_eligibility_daily:
+    the consent state is granted; the date of that grant is the consent date). A consent's due dates are consent date + 2, 4, 6... years; a
     29 February consent falls due on 28 February (the earlier day, so the notice is never late). The
     customer is listed from `consent_reconfirm_lead_days` days before a due date up to the due date itself
     (a consent exactly 2 years old is listed on that day), one row per customer and day: the earliest due
@@ -13,31 +13,18 @@
 {% set lead_days = var('consent_reconfirm_lead_days', 7) %}
 {% set labels = {'email': '이메일', 'sms': '문자', 'kakao': '카카오톡', 'app_push': '앱 푸시', 'web_push': '웹 푸시'} %}
 
-with days as (
-    {{ dbt.date_spine('day', window_start_date(), dbt.dateadd('day', 1, as_of_date())) }}
-),
-
-ranked as (
+with in_force as (
+    {#- The ad consents in force at the end of each day, as int_customer_eligibility_daily states them. -#}
     select
-        cast(days.date_day as date) as as_of_date,
-        consents.customer_id,
-        consents.channel,
-        consents.is_granted,
-        consents.recorded_at,
-        row_number() over (
-            partition by cast(days.date_day as date), consents.customer_id, consents.channel
-            order by consents.recorded_at desc, consents.is_granted asc
-        ) as recency_rank
-    from days
-    inner join {{ ref('stg_shop__consents') }} as consents
-        on consents.purpose = 'ad'
-        and consents.recorded_at < cast({{ dbt.dateadd('day', 1, 'days.date_day') }} as {{ dbt.type_timestamp() }})
-),
-
-in_force as (
-    select as_of_date, customer_id, channel, recorded_at as consented_at, cast(recorded_at as date) as consent_date
-    from ranked
-    where recency_rank = 1 and is_granted
+        as_of_date,
+        customer_id,
+        channel,
+        consent_recorded_at as consented_at,
+        cast(consent_recorded_at as date) as consent_date
+    from {{ ref('int_customer_eligibility_daily') }}
+    where purpose = 'ad'
+      and consent_state = 'granted'
+      and as_of_date between {{ window_start_date() }} and {{ as_of_date() }}
 ),
 
 anniversaries as (

@@ -7,7 +7,10 @@ Judged at the moment of hand-off, on the shop's clock, for every job that delive
 - expired           more than the catch-up window past its time: never sent, recorded with the reason
 - blocked           its day's plan failed a blocking check: never sent, recorded with the failing rules
 - night             an ad on a night-restricted channel while the shop's clock is in the night window:
-                    it waits for the morning (deferring never needs consent, so this is always legal)
+                    it waits for the morning (deferring never needs consent, so this is always legal),
+                    unless the eligibility model says the customer has night consent on that channel now
+- withheld          the eligibility model, rebuilt right before hand-off on the freshest consents file and
+                    every opt-out recorded since, no longer allows it (a withdrawal after the plan wins)
 - hand off          everything else, handed to `channels.delivery.deliver`
 
 Pure functions over frames; the asset (orchestration/defs/deliver/deliveries.py) reads and writes.
@@ -80,11 +83,12 @@ class Verdict(StrEnum):
     EXPIRED = "expired"
     BLOCKED = "blocked"
     NIGHT = "night"
+    WITHHELD = "withheld"
     HAND_OFF = "hand_off"
 
 
 # Verdicts recorded in sends.deliveries (and so in fct_send_decisions and `dangol explain`).
-REFUSED = (Verdict.EXPIRED, Verdict.BLOCKED)
+REFUSED = (Verdict.EXPIRED, Verdict.BLOCKED, Verdict.WITHHELD)
 
 
 def _hours(delta: timedelta) -> str:
@@ -132,6 +136,21 @@ def judge(
     return out
 
 
+def apply_eligibility(planned: pd.DataFrame, verdicts: pd.DataFrame, eligible: pd.DataFrame) -> pd.DataFrame:
+    """The last word before hand-off: `eligible` has, per planned row (same index), `may_send`,
+    `has_night_consent` and `why` from the eligibility model as it is now. A send it no longer allows is
+    withheld; a night ad whose customer has night consent on its channel may go."""
+    out = verdicts.copy()
+    asked = out["verdict"].isin([Verdict.HAND_OFF, Verdict.NIGHT]) & out.index.isin(eligible.index)
+    for idx in out.index[asked]:
+        row = eligible.loc[idx]
+        if not bool(row["may_send"]):
+            out.loc[idx] = [Verdict.WITHHELD, f"no longer eligible at hand-off: {row['why']}"]
+        elif out.at[idx, "verdict"] == Verdict.NIGHT and bool(row["has_night_consent"]):
+            out.loc[idx] = [Verdict.HAND_OFF, None]
+    return out
+
+
 def refusal_rows(planned: pd.DataFrame, verdicts: pd.DataFrame) -> pd.DataFrame:
     """sends.deliveries rows for the sends the hand-off refused (expired, blocked)."""
     refused = verdicts["verdict"].isin(list(REFUSED))
@@ -168,6 +187,7 @@ def delivery_counts(outcomes: pd.DataFrame) -> dict[str, int]:
         "waiting_for_morning": int((verdict == Verdict.NIGHT).sum()),
         "expired": int((verdict == Verdict.EXPIRED).sum()),
         "blocked_by_checks": int((verdict == Verdict.BLOCKED).sum()),
+        "withheld_consent_changed": int((verdict == Verdict.WITHHELD).sum()),
     }
 
 

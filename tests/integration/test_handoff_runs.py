@@ -101,8 +101,11 @@ class Shop:
 
 
 @pytest.fixture
-def shop(planned_night: ShopEnv, tmp_path: Path) -> Iterator[Shop]:
+def shop(planned_night: ShopEnv, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Shop]:
     shutil.copytree(planned_night.root / "warehouse", tmp_path / "warehouse")
+    # The hand-off reloads the shop's consents file when it changed: this test's own copy.
+    shutil.copytree(planned_night.root / "shop", tmp_path / "shop")
+    monkeypatch.setenv("DANGOL_DATA_DIR", str(tmp_path / "shop"))
     with dg.instance_for_test() as instance:
         yield Shop(tmp_path, instance)
 
@@ -204,6 +207,22 @@ def test_explain_shows_an_expired_send_and_why(shop: Shop, tmp_path: Path) -> No
     why = env.dangol("explain", "--customer", "w01", "--campaign", "welcome_coupon", "--date", D.isoformat())
     assert "NOT SENT: expired at hand-off, scheduled 2025-06-16 11:00" in why.stdout
     assert "catch-up window of 4.0 h" in why.stdout and "deliver_past" in why.stdout
+
+
+def test_a_withdrawal_after_the_plan_wins_at_hand_off(shop: Shop) -> None:
+    """r01 withdraws email ad consent at 09:00 on D+1, after the 02:00 plan: the 10:00 reminder is not sent.
+    The consents file is reloaded because it changed; the eligibility model decides, as for the plan."""
+    consents = shop.root / "shop" / "consents.csv"
+    consents.write_text(
+        consents.read_text(encoding="utf-8") + f"r01,email,ad,false,{NEXT} 09:00,unsubscribe_link\n", encoding="utf-8"
+    )
+    result = shop.run("deliver", f"{NEXT} 10:00", {"mode": "SEND"})
+    assert result.success and _metadata(result)["withheld_consent_changed"] == 1
+    assert set(shop.outbox()) == {"referral_offer", "help_offer", "consent_reconfirmation"}
+    ((decision, detail),) = shop.query(
+        "select decision, detail from sends.fct_send_decisions where campaign_id = 'repurchase_reminder'"
+    )
+    assert decision == "withheld" and "consent_withdrawn" in detail and f"{NEXT} 09:00" in detail
 
 
 def test_a_send_list_for_a_day_whose_audience_was_never_built_fails_naming_the_day(shop: Shop) -> None:

@@ -10,6 +10,7 @@ handed off. It sends `scheduled` rows only: rows held by the audience guard wait
 
 import json
 from datetime import date, datetime
+from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -21,12 +22,14 @@ from channels.ledger import Ledger
 from channels.models import Channel, Message, Purpose
 from orchestration.campaigns.checks import prepare, read_window, validate
 from orchestration.campaigns.config import load_policy
+from orchestration.campaigns.eligibility import HandoffSource, eligibility_at_handoff, may_send, message_purpose
 from orchestration.campaigns.handoff import (
     DELIVERIES_DDL,
     DELIVERY_COLUMNS,
     REFUSED,
     RunMode,
     Verdict,
+    apply_eligibility,
     by_channel_and_state,
     delivery_counts,
     judge,
@@ -40,13 +43,16 @@ from orchestration.lib.channels import open_adapter
 from orchestration.lib.clock import ClockResource
 from orchestration.lib.partitions import daily_partitions, window_backfill, window_days
 from orchestration.lib.resources import ChannelsResource, WarehouseResource
+from orchestration.settings import load_settings
 
 PLANNED_SENDS_KEY = dg.AssetKey(["sends", "fct_planned_sends"])
 # A key a provider has (or may have) had: never handed off or judged again. `retry` goes on being delivered.
 _HANDED = "delivered.adapter <> '-' and delivered.state not in ('planned', 'retry')"
 _PLANNED_SQL = f"""
-select planned.* from sends.fct_planned_sends as planned
+select planned.*, lists.advertised_category from sends.fct_planned_sends as planned
 left join sends.deliveries as delivered on delivered.send_key = planned.send_key and {_HANDED}
+left join sends.send_lists as lists
+    on lists.send_key = planned.send_key and lists.as_of_date = planned.as_of_date and lists.channel = planned.channel
 where planned.as_of_date between ? and ? and planned.state = 'scheduled' and delivered.send_key is null
 order by planned.scheduled_at, planned.send_key
 """
@@ -73,6 +79,26 @@ def failed_checks(con: duckdb.DuckDBPyConnection, first: date, last: date) -> di
         if broken:
             failed[day] = ", ".join(broken)
     return failed
+
+
+def eligibility_now(planned: pd.DataFrame, now: datetime, source: HandoffSource) -> pd.DataFrame:
+    """Per planned row: may it be sent now, has the customer night consent on its channel, and why not,
+    from int_customer_eligibility_daily rebuilt for today on the freshest consents and opt-outs (the
+    consent rule's one place; orchestration/campaigns/eligibility.py)."""
+    specs = {s.id: s for s in load_campaigns()}
+    purposes = planned["campaign_id"].map(lambda c: message_purpose(specs[c]))
+    keys = list(zip(planned["customer_id"], planned["channel"], purposes, strict=True))
+    rows = eligibility_at_handoff(source, now.date(), keys, load_policy())
+    rows = rows.set_index(["customer_id", "channel", "purpose"])
+    out = []
+    for idx, key, category in zip(planned.index, keys, planned["advertised_category"], strict=True):
+        row = rows.loc[key]
+        ok, _ = may_send(row["is_eligible"], row["exception_categories"], category)
+        why = f"{row['ineligible_reason']}" + (
+            f" ({row['consent_state']} {row['consent_recorded_at']})" if pd.notna(row["consent_recorded_at"]) else ""
+        )
+        out.append({"_row": idx, "may_send": ok, "has_night_consent": bool(row["has_night_consent"]), "why": why})
+    return pd.DataFrame(out, columns=["_row", "may_send", "has_night_consent", "why"]).set_index("_row")
 
 
 def _message(row: pd.Series) -> Message:
@@ -182,6 +208,10 @@ def deliveries(
     for day, rules in blocked.items():
         context.log.error(f"the plan of {day} is not delivered: {rules}")
     verdicts = judge(planned, now, run.max_age, policy, blocked)
+    asked = verdicts["verdict"].isin([Verdict.HAND_OFF, Verdict.NIGHT])
+    if run.mode is RunMode.SEND and asked.any():
+        source = HandoffSource(warehouse.file, Path(channels.ledger_path), load_settings().data_dir, warehouse.timezone)
+        verdicts = apply_eligibility(planned, verdicts, eligibility_now(planned[asked], now, source))
     outcomes = planned[["send_key", "as_of_date", "channel"]].assign(verdict=verdicts["verdict"], state=None)
     # Refusals are recorded in both modes: a stale send is stale whatever the run was asked to do.
     refused = refusal_rows(planned, verdicts)

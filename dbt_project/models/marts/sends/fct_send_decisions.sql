@@ -1,8 +1,9 @@
 {#-
     Every customer every campaign considered, per day, and what became of it: planned, held for approval,
     or excluded at which policy step and why (`detail`), and, once delivery has judged a planned send at
-    hand-off, `expired` (older than the catch-up window) or `blocked` (its day's plan failed a blocking
-    check), with the hand-off's reason. What `dangol explain` reads.
+    hand-off, `expired` (older than the catch-up window), `blocked` (its day's plan failed a blocking
+    check) or `withheld` (no longer eligible on the consent and opt-outs known at hand-off), with the
+    hand-off's reason. What `dangol explain` reads.
 
     A view, so that what delivery decided after this model was built (the due-sends hand-off at 10:00, a
     send expiring during a backfill) shows at once.
@@ -16,7 +17,7 @@ with decisions as (
 refusals as (
     select send_key, delivery_state, delivery_reason
     from {{ ref('stg_dangol__deliveries') }}
-    where delivery_state in ('expired', 'blocked')
+    where delivery_state in ('expired', 'blocked', 'withheld')
 )
 
 select

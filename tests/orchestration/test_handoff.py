@@ -181,12 +181,11 @@ def test_a_held_list_approved_days_later_goes_at_the_next_send_time_and_caps_cou
 
     history = [sent_before(other, "c1", date(2025, 6, 19), at="10:00")]
     inputs = world(history=history, approvals=[("blast", D, "approved")])
-    specs = {"blast": blast, "other": other}
-    from orchestration.campaigns.policy import plan
+    specs = [blast, other]
 
-    nominal = decision_of(plan(rows, inputs, specs, no_control()), campaign="blast")
+    nominal = decision_of(run(rows.to_dict("records"), inputs, specs, no_control()), campaign="blast")
     assert nominal["decision"] == "planned"  # on D+1 the customer had no other ad
-    arrived = decision_of(plan(moved, inputs, specs, no_control()), campaign="blast")
+    arrived = decision_of(run(moved.to_dict("records"), inputs, specs, no_control()), campaign="blast")
     assert arrived["reason"] == "frequency_cap" and "ads_per_day" in arrived["detail"]
 
 

@@ -390,16 +390,13 @@ class Scheduler:
         puts it on disk (`Ledger.sync`) before its request, so this thread never waits for the disk."""
         if not answers and not leaving:
             return []
-        out = []
         with self.ledger.atomic(durable=False):
             self.ledger.record(answers)
-            for batch in leaving:
-                refused = self.ledger.claim(batch.messages, batch.batch_id, self.adapter.name)
-                if refused:  # another run settled or claimed them meanwhile
-                    self.report.skipped_already_sent += len(refused)
-                    batch = replace(batch, messages=tuple(m for m in batch.messages if m.key not in set(refused)))
-                if batch.messages:
-                    out.append(batch)
+            refused = set(self.ledger.claim_batches([(b.batch_id, b.messages) for b in leaving], self.adapter.name))
+        if refused:  # another run settled or claimed them meanwhile: not sent
+            self.report.skipped_already_sent += len(refused)
+            leaving = [replace(b, messages=tuple(m for m in b.messages if m.key not in refused)) for b in leaving]
+        out = [b for b in leaving if b.messages]
         for batch in out:
             self.claimed.update(batch.keys)
         self.report.requests += len(out)

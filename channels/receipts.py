@@ -9,7 +9,10 @@ Inbound formats (read the raw body before any JSON parsing; verify first):
 * Standard Webhooks (partners, and our own outbound format): HMAC-SHA256 over `id.timestamp.body`.
 
 Applying is idempotent (receipts only move a message forward; suppressions are upserts), so a
-provider's redelivery of the same event is harmless and no event-id table is kept.
+provider's redelivery of the same event is harmless and no event-id table is kept. Each receipt
+carries the provider's own event id where there is one (`event_id`), so the tracking service's log
+and the warehouse can drop repeats, and the address's hash (`address_hash`), so it can be logged and
+applied without the address itself.
 """
 
 from __future__ import annotations
@@ -21,14 +24,14 @@ import json
 import time
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from channels.ledger import Ledger, State, SuppressionKind
+from channels.ledger import Ledger, State, SuppressionKind, address_hash
 
 
 class Event(StrEnum):
@@ -46,8 +49,14 @@ class Receipt:
     event: Event
     key: str | None = None
     channel: str | None = None
-    address: str | None = None
+    address: str | None = field(default=None, repr=False)
     detail: str | None = None
+    event_id: str | None = None  # the provider's id of this event (sg_event_id, NHN hookId, webhook-id)
+    address_hash: str | None = None  # filled from `address` when not given
+
+    def __post_init__(self) -> None:
+        if self.address_hash is None and self.address:
+            object.__setattr__(self, "address_hash", address_hash(self.address))
 
 
 # -- verification -------------------------------------------------------------------------------
@@ -128,33 +137,68 @@ def parse_sendgrid(raw_body: bytes) -> list[Receipt]:
         elif kind == "dropped":
             event = _SENDGRID_DROPPED.get(str(e.get("reason")), Event.FAILED)
         if event is not None:
-            out.append(Receipt(event, e.get("dangol_key"), "email", e.get("email"), kind))
+            event_id = f"sendgrid:{e['sg_event_id']}" if e.get("sg_event_id") else None
+            out.append(Receipt(event, e.get("dangol_key"), "email", e.get("email"), kind, event_id))
     return out
+
+
+# NHN alimtalk's fallback (대체발송) states: the SMS/LMS the provider sends when alimtalk cannot reach.
+_FALLBACK_DELIVERED, _FALLBACK_FAILED = "RSC04", "RSC05"
+_FALLBACK_PENDING = ("RSC02", "RSC03")  # fallback due or under way: the final result comes later
 
 
 def parse_nhn(raw_body: bytes, channel: str = "sms") -> list[Receipt]:
-    """NHN Cloud webhooks: MESSAGE_RESULT_UPDATE (our key is `recipientGroupingKey`) and UNSUBSCRIBE (080)."""
+    """NHN Cloud webhooks: MESSAGE_RESULT_UPDATE (our key is `recipientGroupingKey`) and UNSUBSCRIBE (080).
+
+    SMS/LMS results may come days after the send (an LMS waits up to 80 hours for the carrier): a
+    receipt is applied whenever it comes. Alimtalk results carry `resendStatus`: a message that failed
+    on KakaoTalk but whose fallback SMS arrived is delivered; one whose fallback is still due waits."""
     payload = json.loads(raw_body)
     out = []
     for hook in payload.get("hooks") or []:
+        event_id = f"nhn:{hook['hookId']}" if hook.get("hookId") else None
         if payload.get("event") == "UNSUBSCRIBE":
-            out.append(Receipt(Event.UNSUBSCRIBED, None, channel, hook.get("recipientNo"), "080 opt-out"))
+            out.append(Receipt(Event.UNSUBSCRIBED, None, channel, hook.get("recipientNo"), "080 opt-out", event_id))
             continue
         status, code = hook.get("messageStatus"), str(hook.get("resultCode", ""))
-        if status == "COMPLETED":
+        fallback = str(hook.get("resendStatus") or "")
+        detail = f"{status} {code}".strip()
+        if fallback == _FALLBACK_DELIVERED:
+            event, detail = Event.DELIVERED, f"{detail} fallback sms delivered"
+        elif fallback in _FALLBACK_PENDING:
+            continue
+        elif status == "COMPLETED":
             event = Event.DELIVERED
         elif code in ("3001", "3003", "3008", "3019"):
             event = Event.BOUNCED
-        elif status in ("FAILED", "FAILED_AD", "CANCEL"):
+        elif status in ("FAILED", "FAILED_AD", "CANCEL") or fallback == _FALLBACK_FAILED:
             event = Event.FAILED
         else:
             continue
-        out.append(
-            Receipt(
-                event, hook.get("recipientGroupingKey"), channel, hook.get("recipientNo"), f"{status} {code}".strip()
-            )
-        )
+        out.append(Receipt(event, hook.get("recipientGroupingKey"), channel, hook.get("recipientNo"), detail, event_id))
     return out
+
+
+_WEBHOOK_TYPES = {
+    "message.delivered": Event.DELIVERED,
+    "message.opened": Event.OPENED,
+    "message.clicked": Event.CLICKED,
+    "message.bounced": Event.BOUNCED,
+    "message.failed": Event.FAILED,
+    "message.unsubscribed": Event.UNSUBSCRIBED,
+}
+
+
+def parse_standard_webhook(raw_body: bytes, message_id: str) -> list[Receipt]:
+    """A partner's answer to our webhook channel, in the same Standard Webhooks form we send:
+    `{"type": "message.delivered", "data": {"key": <our message key>, "address": ...}}`."""
+    payload = json.loads(raw_body)
+    event = _WEBHOOK_TYPES.get(str(payload.get("type")))
+    if event is None:
+        return []
+    data = payload.get("data") or {}
+    key = data.get("key") or data.get("dangol_key")
+    return [Receipt(event, key, "webhook", data.get("address"), str(payload.get("type")), f"webhook:{message_id}")]
 
 
 # -- applying -------------------------------------------------------------------------------------
@@ -172,11 +216,11 @@ def apply_receipts(ledger: Ledger, receipts: Iterable[Receipt]) -> Counter[str]:
             changed = ledger.advance(r.key, _ADVANCE[r.event], r.detail)
         elif r.event in (Event.BOUNCED, Event.FAILED) and r.key:
             changed = ledger.advance(r.key, State.FAILED, f"receipt: {r.event} {r.detail or ''}".strip())
-        if r.event is Event.BOUNCED and r.channel and r.address:
-            ledger.suppress(r.channel, r.address, f"bounce: {r.detail or ''}", SuppressionKind.PERMANENT)
+        if r.event is Event.BOUNCED and r.channel and r.address_hash:
+            ledger.suppress_hashed(r.channel, r.address_hash, f"bounce: {r.detail or ''}", SuppressionKind.PERMANENT)
             changed = True
-        if r.event in (Event.UNSUBSCRIBED, Event.COMPLAINED) and r.channel and r.address:
-            ledger.suppress(r.channel, r.address, str(r.event), SuppressionKind.OPTED_OUT)
+        if r.event in (Event.UNSUBSCRIBED, Event.COMPLAINED) and r.channel and r.address_hash:
+            ledger.suppress_hashed(r.channel, r.address_hash, str(r.event), SuppressionKind.OPTED_OUT)
             changed = True
         counts[str(r.event) if changed else "ignored"] += 1
     return counts

@@ -95,6 +95,9 @@ class LeanSession(requests.Session):
     was lost); any other call takes requests' full path. Redirects are not followed: a provider
     answering a POST with 3xx is classified by its status like any other answer. Answers are asked
     for uncompressed (`Accept-Encoding: identity`): they are small JSON.
+
+    Kept for the one-message bar (800 messages/s with the ledger on, bench/delivery): in one run,
+    webhook made 765-784/s with adapters on a plain `requests.Session` and 939-1,050/s on this.
     """
 
     _PLAIN = frozenset({"data", "json", "headers", "timeout"})

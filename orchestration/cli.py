@@ -17,6 +17,8 @@ from orchestration.settings import PROJECT_ROOT, load_settings
 if TYPE_CHECKING:
     import dagster as dg
 
+    from channels.tracking.app import TrackConfig
+
 DEFAULT_DAGSTER_HOME = PROJECT_ROOT / ".dagster_home"
 CHANNEL_MODES = ("outbox", "fake", "live")
 
@@ -123,10 +125,14 @@ def run_day(
     log_path = load_settings().warehouse.parent / "logs" / f"run-{day}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     replayed: list[datetime] = []
+    from orchestration.lib.warehouse import run_lock
+
+    # execute_in_process bypasses the code location's executor, which holds this lock for daemon runs.
     with (
         dg.DagsterInstance.get() as instance,
         log_path.open("w") as log,
         contextlib.nullcontext() if verbose else contextlib.redirect_stdout(log),
+        run_lock(load_settings().warehouse),
     ):
         result = job.execute_in_process(
             partition_key=day.isoformat(),
@@ -243,8 +249,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_dev(args: argparse.Namespace) -> int:
-    """`dagster dev` on the same warehouse and instance as the CLI, with a fresh dbt manifest."""
+    """`dagster dev` on the same warehouse and instance as the CLI, with a fresh dbt manifest, and the
+    tracking service (`dangol track`) beside it; both stop together."""
     import signal
+    import subprocess
 
     from orchestration.lib.dbt import prepare_manifest
 
@@ -253,10 +261,67 @@ def cmd_dev(args: argparse.Namespace) -> int:
     # Started without a terminal, a process may inherit ignored SIGINT/SIGTERM; dagster dev must stop on them.
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    dagster = str(Path(sys.executable).with_name("dagster"))
+    bin_dir = Path(sys.executable).parent
     workspace = str(PROJECT_ROOT / "workspace.yaml")
     os.chdir(PROJECT_ROOT)
-    os.execv(dagster, [dagster, "dev", "-w", workspace, "-h", args.host, "-p", str(args.port)])
+    track = subprocess.Popen([str(bin_dir / "dangol"), "track", "--host", args.host, "--port", str(args.track_port)])
+    print(f"dangol track on http://{args.host}:{args.track_port} (clicks, opens, unsubscribes, receipts)")
+    dagster = subprocess.Popen(
+        [str(bin_dir / "dagster"), "dev", "-w", workspace, "-h", args.host, "-p", str(args.port)]
+    )
+
+    def stop(signum: int, _frame: object) -> None:
+        for child in (dagster, track):
+            if child.poll() is None:
+                child.send_signal(signum)
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        return dagster.wait()
+    finally:
+        if track.poll() is None:
+            track.terminate()
+        track.wait(30)
+
+
+def track_config(**overrides: object) -> TrackConfig:
+    """The tracking service's configuration: paths from the settings, secrets from the environment."""
+    from channels.tracking.app import TrackConfig
+    from orchestration.campaigns.legal import Sender
+
+    settings = load_settings()
+    return TrackConfig.from_env(
+        event_log=settings.event_log,
+        link_store=settings.link_store,
+        ledger=settings.ledger,
+        sender_name=Sender.from_env().name,
+        timezone=settings.timezone,
+        **overrides,
+    )
+
+
+def cmd_track(args: argparse.Namespace) -> int:
+    """The tracking web service: clicks, opens, unsubscribes and provider receipts into the event log."""
+    from channels.tracking.app import serve
+
+    serve(track_config(), host=args.host, port=args.port)
+    return 0
+
+
+def cmd_optouts_080(args: argparse.Namespace) -> int:
+    """Load the 080 provider's opt-out export (format: channels/tracking/optouts.py)."""
+    from channels.ledger import Ledger
+    from channels.tracking.eventlog import EventLog
+    from channels.tracking.optouts import load_080_file
+
+    settings = load_settings()
+    with Ledger(settings.ledger) as ledger, EventLog(settings.event_log) as log:
+        report = load_080_file(args.path, ledger, log)
+    print(f"{report.loaded:,} opt-outs loaded (sms and kakao advertising), {len(report.rejected):,} rows rejected")
+    for line in report.rejected[:20]:
+        print(f"  {line}")
+    return 0 if not report.rejected else 1
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
@@ -360,7 +425,17 @@ def main(argv: list[str] | None = None) -> int:
     dev = sub.add_parser("dev", help="open the Dagster UI (dagster dev) on the same warehouse")
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=int, default=3000)
+    dev.add_argument("--track-port", type=int, default=int(os.environ.get("DANGOL_TRACK_PORT", "8787")))
     dev.set_defaults(func=cmd_dev)
+
+    track = sub.add_parser("track", help="run the tracking web service (clicks, opens, unsubscribes, receipts)")
+    track.add_argument("--host", default=os.environ.get("DANGOL_TRACK_HOST", "127.0.0.1"))
+    track.add_argument("--port", type=int, default=int(os.environ.get("DANGOL_TRACK_PORT", "8787")))
+    track.set_defaults(func=cmd_track)
+
+    optout = sub.add_parser("optouts-080", help="load the 080 provider's opt-out file into the suppression list")
+    optout.add_argument("path", help="the provider's CSV export (UTF-8 or CP949)")
+    optout.set_defaults(func=cmd_optouts_080)
 
     explain = sub.add_parser("explain", help="why a customer did or did not get a campaign's message on a day")
     explain.add_argument("--customer", required=True)

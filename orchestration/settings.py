@@ -26,6 +26,7 @@ class Settings:
     data_dir: Path
     outbox_dir: Path
     ledger: Path
+    tracking_dir: Path  # dangol track's event log (events/) and the planned links (links.sqlite)
     timezone: str
     currency: str
     start_date: date
@@ -34,6 +35,14 @@ class Settings:
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def event_log(self) -> Path:
+        return self.tracking_dir / "events"
+
+    @property
+    def link_store(self) -> Path:
+        return self.tracking_dir / "links.sqlite"
 
 
 def load_settings() -> Settings:
@@ -44,6 +53,7 @@ def load_settings() -> Settings:
         data_dir=_path("DANGOL_DATA_DIR", "demo_data"),
         outbox_dir=_path("DANGOL_OUTBOX_DIR", str(warehouse.parent / "outbox")),
         ledger=_path("DANGOL_LEDGER", str(warehouse.parent / "ledger.sqlite")),
+        tracking_dir=_path("DANGOL_TRACKING_DIR", str(warehouse.parent / "tracking")),
         timezone=os.environ.get("DANGOL_TIMEZONE", "Asia/Seoul"),
         currency=os.environ.get("DANGOL_CURRENCY", "KRW"),
         start_date=date.fromisoformat(os.environ.get("DANGOL_START_DATE", "2024-01-01")),

@@ -95,15 +95,8 @@ class SmsForm:
     title: str | None
 
 
-def sms_form(m: Message, body: str | None = None) -> SmsForm | SendResult:
-    """Choose SMS or LMS and the ad endpoint, or say why the message cannot go."""
-    if not MOBILE.match(m.address):
-        return SendResult(m.key, Outcome.PERMANENT, reason="not a Korean mobile number", code="address")
-    return text_form(m.key, body if body is not None else m.body, m.subject, m.purpose)
-
-
 def text_form(key: str, body: str, subject: str | None, purpose: Purpose) -> SmsForm | SendResult:
-    """The endpoint and text for one rendered body, whoever it goes to."""
+    """Choose SMS or LMS and the ad endpoint for one rendered body, or say why it cannot go."""
     text = body.replace("\r\n", "\n")
     try:
         size = cp949_len(text)

@@ -3,8 +3,9 @@
 Two kinds of failure, kept apart on purpose:
 * a template that names a variable the audience does not have is a bug in a reviewed file: it raises
   `CampaignTemplateError` (naming the file, the field and the variable) and fails the campaign's asset;
-* a customer whose data cannot go on a channel (a name with an emoji for SMS, copy too long for an LMS)
-  raises `Unrenderable`; the planner then tries the next channel of the plan and records why.
+* a customer whose data cannot go on a channel (a name with an emoji for SMS, copy too long for an LMS,
+  a value the template prints but this customer does not have) raises `Unrenderable`; the planner then
+  tries the next channel of the plan and records why.
 
 SMS and email also carry the campaign's shared text (`render.placeholder_variables`) in `data`, for
 the providers that fill one template per request with each customer's values.
@@ -23,7 +24,8 @@ from jinja2.exceptions import SecurityError
 
 from channels.models import PLACEHOLDER, Channel, Purpose, Template
 from orchestration.campaigns import legal, sms
-from orchestration.campaigns.render import TEMPLATE_KEY, pack_template, placeholder_variables, render
+from orchestration.campaigns.links import LinkTracker, Tracking, email_html, track_links
+from orchestration.campaigns.render import TEMPLATE_KEY, EmptyValue, pack_template, placeholder_variables, render
 from orchestration.campaigns.spec import CampaignSpec
 
 ALIMTALK_MAX_CHARS = 1_000
@@ -62,6 +64,7 @@ class Composed:
     data: dict[str, str] = field(default_factory=dict)
     content_bytes: int = 0  # CP949 bytes for SMS/LMS and alimtalk fallback, UTF-8 otherwise
     warnings: tuple[str, ...] = ()
+    links: tuple[str, ...] = ()  # the planned targets of the tracked links, link 1 first (see links.py)
 
 
 def _render(spec: CampaignSpec, where: str, source: str, variables: Mapping[str, Any]) -> str:
@@ -74,6 +77,10 @@ def _render(spec: CampaignSpec, where: str, source: str, variables: Mapping[str,
         ) from None
     except SecurityError as exc:
         raise CampaignTemplateError(f"{spec.id}.yaml: {where}: not allowed in a template: {exc}") from None
+    except EmptyValue as exc:
+        raise Unrenderable(
+            "empty_value", f"{where}: {exc}, and the template has no wording for that case (not sent)"
+        ) from None
 
 
 def _sms_checked(text: str, where: str) -> tuple[int, tuple[str, ...]]:
@@ -121,15 +128,23 @@ def compose(
     channel: Channel,
     variables: Mapping[str, Any],
     sender: legal.Sender,
-    customer_id: str,
+    send_key: str,
+    tracking: Tracking,
 ) -> Composed:
-    """Render the campaign's template for `channel` and give it the channel's legal and technical form."""
+    """Render the campaign's template for `channel` and give it the channel's legal and technical form.
+
+    Email and push links become tracking links of this send (`send_key`); SMS and alimtalk keep theirs
+    (a tracking link would cost a fifth of an SMS)."""
     channel = Channel(channel)
-    composed = _compose(spec, channel, variables, sender, customer_id)
+    tracker = LinkTracker(tracking, send_key, channel, spec.id)
+    composed = _compose(spec, channel, variables, sender, tracker)
     if channel in (Channel.SMS, Channel.EMAIL):
-        shared = shared_text(spec, channel, variables, sender, customer_id, composed)
+        shared = shared_text(spec, channel, variables, sender, tracker, composed)
         if shared is not None:
-            data = composed.data | {TEMPLATE_KEY: pack_template(*shared)}
+            # A shared text is what lets a batch API send one request for many customers; a per-customer
+            # HTML part (our open pixel) would make every message its own request. Such providers track
+            # opens themselves and report them as receipts (SendGrid's `open` event).
+            data = {k: v for k, v in composed.data.items() if k != "html"} | {TEMPLATE_KEY: pack_template(*shared)}
             return Composed(
                 composed.channel,
                 composed.message_type,
@@ -138,6 +153,7 @@ def compose(
                 data,
                 composed.content_bytes,
                 composed.warnings,
+                composed.links,
             )
     return composed
 
@@ -147,20 +163,23 @@ def shared_text(
     channel: Channel,
     variables: Mapping[str, Any],
     sender: legal.Sender,
-    customer_id: str,
+    tracker: LinkTracker,
     composed: Composed,
 ) -> tuple[Template, dict[str, str]] | None:
     """The campaign's text with `{{path}}` placeholders and this customer's values, if filling it gives
     `composed` exactly; None when the template does something with a value other than print it."""
     shared_variables, values = placeholder_variables(variables)
     try:
-        shared = _compose(spec, channel, shared_variables, sender, customer_id, like=composed)
+        shared = _compose(spec, channel, shared_variables, sender, tracker.again(), like=composed)
     except Exception:
         return None
     body, subject = shared.body, shared.subject
-    link = composed.data.get("unsubscribe_url")
-    if link:  # each customer's own one-click link is a value too
-        body, values = body.replace(link, "{{unsubscribe_url}}"), values | {"unsubscribe_url": link}
+    # Each customer's own one-click and tracking links are values too.
+    own_links = [("unsubscribe_url", composed.data.get("unsubscribe_url"))]
+    own_links += [(f"tracked_link_{i}", url) for i, url in enumerate(tracker.tracked_urls(), start=1)]
+    for name, link in own_links:
+        if link and link in body:
+            body, values = body.replace(link, "{{" + name + "}}"), values | {name: link}
     used = set(PLACEHOLDER.findall(body + "\n" + (subject or "")))
     if not used:
         return None
@@ -176,7 +195,7 @@ def _compose(
     channel: Channel,
     variables: Mapping[str, Any],
     sender: legal.Sender,
-    customer_id: str,
+    tracker: LinkTracker,
     like: Composed | None = None,
 ) -> Composed:
     """The message for these variables; with `like`, the shared text shaped like that message."""
@@ -210,18 +229,22 @@ def _compose(
     if channel is Channel.EMAIL:
         data = {"from_name": sender.name}
         assert subject is not None  # the spec requires it
+        body = track_links(body, tracker)
         if is_ad:
-            link = sender.unsubscribe_link(customer_id, channel)
+            link = tracker.unsubscribe()
             subject, body = legal.email_ad_form(subject, body, sender, link)
             data["unsubscribe_url"] = link
-        return Composed(channel, MessageType.EMAIL, subject, body, data, len(body.encode()))
+        data["html"] = email_html(body, tracker.open_pixel())
+        return Composed(
+            channel, MessageType.EMAIL, subject, body, data, len(body.encode()), links=tuple(tracker.targets)
+        )
 
     # app push, web push
     assert subject is not None
     if is_ad:
         subject, body = legal.push_ad_form(channel, subject, body, sender)
-    data = {"link": _render(spec, f"{where}.link", template.link, variables)} if template.link else {}
+    data = {"link": tracker(_render(spec, f"{where}.link", template.link, variables))} if template.link else {}
     size = len(json.dumps({"title": subject, "body": body, **data}, ensure_ascii=False).encode())
     if size > PUSH_MAX_BYTES:
         raise Unrenderable("too_long", f"{channel} payload is {size} bytes; at most {PUSH_MAX_BYTES}")
-    return Composed(channel, MessageType(str(channel)), subject, body, data, size)
+    return Composed(channel, MessageType(str(channel)), subject, body, data, size, links=tuple(tracker.targets))

@@ -7,8 +7,6 @@ automatically, so no campaign file can forget it; `has_ad_form` is the same rule
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import os
 import re
 from dataclasses import dataclass
@@ -29,8 +27,6 @@ class Sender:
     name: str
     contact: str
     optout_080: str
-    unsubscribe_url: str
-    unsubscribe_secret: str
 
     @classmethod
     def from_env(cls) -> Sender:
@@ -38,17 +34,11 @@ class Sender:
             name=os.environ.get("DANGOL_SENDER_NAME", "단골상점"),
             contact=os.environ.get("DANGOL_SENDER_CONTACT", "1588-0000"),
             optout_080=os.environ.get("DANGOL_OPTOUT_080", "080-000-0000"),
-            unsubscribe_url=os.environ.get("DANGOL_UNSUBSCRIBE_URL", "https://shop.example.com/unsubscribe"),
-            unsubscribe_secret=os.environ.get("DANGOL_UNSUBSCRIBE_SECRET", "dangol-dev-only"),
         )
-
-    def unsubscribe_link(self, customer_id: str, channel: Channel) -> str:
-        """A one-click link with an opaque token (RFC 8058): unguessable, and it names no one."""
-        token = hmac.new(self.unsubscribe_secret.encode(), f"{customer_id}|{channel}".encode(), hashlib.sha256)
-        return f"{self.unsubscribe_url}?t={token.hexdigest()[:32]}"
 
 
 def email_ad_form(subject: str, body: str, sender: Sender, unsubscribe_link: str) -> tuple[str, str]:
+    """`unsubscribe_link`: the send's one-click link (RFC 8058, an opaque signed token; see links.py)."""
     footer = (
         f"\n\n발신: {sender.name} ({sender.contact})\n{EMAIL_OPT_OUT} 여기에서 한 번에 거부하세요: {unsubscribe_link}"
     )

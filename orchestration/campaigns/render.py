@@ -16,12 +16,35 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, Template
+from jinja2 import StrictUndefined, Template, Undefined
 from jinja2.sandbox import SandboxedEnvironment
 
 from channels import models
 
 _env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
+
+
+class EmptyValue(Exception):
+    """A template printed a value this customer does not have (and gave no wording for that case)."""
+
+
+class Blank(Undefined):
+    """A variable the audience has but that is empty for this customer (an optional product name).
+
+    False in a test, replaced by `default`, so a campaign file can word the case (`{% if x %}`, `x or "..."`,
+    `x | default("...")`); printed as is, it raises EmptyValue: never "담아 두신  고민되시죠?".
+    """
+
+    __slots__ = ()
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name=name, exc=EmptyValue)
+
+    @property
+    def _undefined_message(self) -> str:
+        return f"{self._undefined_name} is empty for this customer"
+
+    __str__ = Undefined._fail_with_undefined_error
 
 
 @lru_cache(maxsize=512)
@@ -31,7 +54,7 @@ def compile_template(source: str) -> Template:
 
 
 def render(source: str, variables: Mapping[str, Any]) -> str:
-    """Render one template; raises jinja2.UndefinedError naming the missing variable."""
+    """Render one template; raises jinja2.UndefinedError naming a missing variable, EmptyValue an empty one."""
     return compile_template(source).render(**variables).strip()
 
 

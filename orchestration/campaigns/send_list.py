@@ -10,9 +10,12 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from channels.tracking.links import LinkStore, PlannedSend, RenderedLinks
 from orchestration.campaigns.compose import Unrenderable, compose
 from orchestration.campaigns.legal import Sender
+from orchestration.campaigns.links import Tracking
 from orchestration.campaigns.policy import CANDIDATE_COLUMNS, CHANNEL_COLUMNS, data_json
+from orchestration.campaigns.render import Blank
 from orchestration.campaigns.spec import CampaignSpec
 from orchestration.settings import load_settings
 
@@ -57,13 +60,23 @@ def coupon_code(prefix: str, key: str) -> str:
     return f"{prefix}-{hashlib.sha256(f'coupon|{key}'.encode()).hexdigest()[:6].upper()}"
 
 
-def _template_value(value: Any) -> Any:
-    """Dates as dates (not midnight timestamps), missing values as empty strings."""
+def _is_missing(value: Any) -> bool:
     if value is None or (not isinstance(value, (list, dict, tuple)) and pd.isna(value)):
-        return ""
+        return True
+    return isinstance(value, str) and not value.strip()
+
+
+def _template_value(name: str, value: Any) -> Any:
+    """Dates as dates (not midnight timestamps); a missing value is Blank: printing it unworded is an error."""
+    if _is_missing(value):
+        return Blank(name)
     if isinstance(value, pd.Timestamp):
         return value.date() if value == value.normalize() else value.to_pydatetime()
     return value
+
+
+def _channel_list(value: Any) -> set[str]:
+    return set() if _is_missing(value) else {c.strip() for c in str(value).split(",") if c.strip()}
 
 
 def read_audience(con: duckdb.DuckDBPyConnection, spec: CampaignSpec, first: date, last: date) -> pd.DataFrame:
@@ -78,6 +91,7 @@ def read_audience(con: duckdb.DuckDBPyConnection, spec: CampaignSpec, first: dat
     for field, column in (
         ("cycle_column", spec.cycle_column),
         ("advertised_category_column", spec.advertised_category_column),
+        ("skip_channels_column", spec.skip_channels_column),
         ("schedule.after_event", spec.schedule.after_event),
     ):
         if column:
@@ -137,20 +151,30 @@ def next_send_after(spec: CampaignSpec, scheduled: datetime, moment: datetime) -
 
 
 def build_send_list(
-    con: duckdb.DuckDBPyConnection, spec: CampaignSpec, first: date, last: date, sender: Sender
+    con: duckdb.DuckDBPyConnection,
+    spec: CampaignSpec,
+    first: date,
+    last: date,
+    sender: Sender,
+    tracking: Tracking,
+    link_store: LinkStore | None = None,
 ) -> pd.DataFrame:
-    """Every audience row of the window rendered on every channel of the plan (one row per channel)."""
+    """Every audience row of the window rendered on every channel of the plan (one row per channel).
+
+    The tracked links' planned targets go to `link_store`, where the tracking service reads them."""
     audience = read_audience(con, spec, first, last)
     rows: list[dict[str, Any]] = []
+    rendered: list[RenderedLinks] = []
     for record in audience.to_dict("records"):
         day = pd.Timestamp(record["as_of_date"]).date()
         customer_id = str(record["customer_id"])
-        cycle = str(_template_value(record[spec.cycle_column])) if spec.cycle_column else day.isoformat()
+        cycle_value = record[spec.cycle_column] if spec.cycle_column else day.isoformat()
+        cycle = "" if _is_missing(cycle_value) else str(_template_value("", cycle_value))
         key = send_key(spec.id, 1, customer_id, cycle)
         scheduled = base_schedule(spec, day, record)
-        variables = {k: _template_value(v) for k, v in record.items() if not k.startswith("_")}
-        names = (_template_value(record.get(k)) for k in ("customer_name", "_contact_name"))
-        variables["name"] = next((str(n).strip() for n in names if str(n).strip()), "고객")
+        variables = {k: _template_value(k, v) for k, v in record.items() if not k.startswith("_")}
+        names = (record.get(k) for k in ("customer_name", "_contact_name"))
+        variables["name"] = next((str(n).strip() for n in names if not _is_missing(n)), "고객")
         variables["shop"] = {"name": sender.name, "contact": sender.contact}
         variables["send_date"] = scheduled.date()
         if spec.coupon is not None:
@@ -170,6 +194,7 @@ def build_send_list(
             "base_scheduled_at": scheduled,
             "advertised_category": None if category is None or pd.isna(category) else str(category),
         }
+        skipped = _channel_list(record.get(spec.skip_channels_column)) if spec.skip_channels_column else set()
         for rank, channel in enumerate(spec.channels, start=1):
             row = candidate | {
                 "channel": str(channel),
@@ -182,8 +207,15 @@ def build_send_list(
                 "render_error": None,
                 "render_warnings": None,
             }
+            if str(channel) in skipped:
+                row["render_error"] = (
+                    f"channel_failed: an earlier attempt at this message on {channel} failed; the next channel"
+                    " of the plan is tried"
+                )
+                rows.append(row)
+                continue
             try:
-                message = compose(spec, channel, variables, sender, customer_id)
+                message = compose(spec, channel, variables, sender, key, tracking)
             except Unrenderable as exc:
                 row["render_error"] = f"{exc.code}: {exc}"
             else:
@@ -195,7 +227,11 @@ def build_send_list(
                     "content_bytes": message.content_bytes,
                     "render_warnings": "; ".join(message.warnings) or None,
                 }
+                planned = PlannedSend(key, str(channel), spec.id, customer_id, day.isoformat(), str(spec.purpose))
+                rendered.append(RenderedLinks(planned, message.links))
             rows.append(row)
+    if link_store is not None:
+        link_store.register(rendered)
     return pd.DataFrame(rows, columns=SEND_LIST_COLUMNS)
 
 

@@ -129,6 +129,11 @@ class CampaignSpec(_Strict):
     advertised_category_column: str | None = Field(
         default=None, description="audience column naming the goods advertised (existing-customer exception)"
     )
+    skip_channels_column: str | None = Field(
+        default=None,
+        description="audience column listing channels (comma-separated) this customer's message must not use:"
+        " a notice that failed there goes on the next channel of the plan",
+    )
     schedule: Schedule
     night: NightRule = NightRule.DEFER
     priority: int = Field(ge=1, le=100, description="higher wins a collision; ties go to the lower campaign id")
@@ -141,7 +146,7 @@ class CampaignSpec(_Strict):
     templates: dict[Channel, Template]
     guard: GuardOverride = GuardOverride()
 
-    @field_validator("audience", "cycle_column", "advertised_category_column")
+    @field_validator("audience", "cycle_column", "advertised_category_column", "skip_channels_column")
     @classmethod
     def _is_an_identifier(cls, value: str | None) -> str | None:
         if value is not None and not re.fullmatch(r"[a-z][a-z0-9_]*", value):

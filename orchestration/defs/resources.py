@@ -1,10 +1,14 @@
 """The resources every asset shares, configured from the environment."""
 
+import os
+
 import dagster as dg
 
+from channels.tracking.tokens import DEV_KEYS
+from orchestration.campaigns.links import DEFAULT_TRACK_URL
 from orchestration.lib.clock import ClockResource
 from orchestration.lib.dbt import dbt_cli_resource
-from orchestration.lib.resources import ChannelsResource, WarehouseResource
+from orchestration.lib.resources import ChannelsResource, TrackingResource, WarehouseResource
 from orchestration.settings import load_settings
 
 
@@ -21,5 +25,11 @@ def resources() -> dg.Definitions:
                 ledger_path=str(settings.ledger),
             ),
             "clock": ClockResource(timezone=settings.timezone),
+            # The signing keys stay an EnvVar (resolved at run time, never shown in the UI) once they are set;
+            # a fresh clone signs with the development key.
+            "tracking": TrackingResource(
+                base_url=dg.EnvVar("DANGOL_TRACK_URL").get_value(DEFAULT_TRACK_URL) or DEFAULT_TRACK_URL,
+                signing_keys=dg.EnvVar("DANGOL_TRACKING_KEYS") if os.environ.get("DANGOL_TRACKING_KEYS") else DEV_KEYS,
+            ),
         }
     )

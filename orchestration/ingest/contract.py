@@ -56,6 +56,7 @@ class FileContract:
 
 
 CHANNELS = ("email", "sms", "kakao", "app_push", "web_push")
+NOTICE_KINDS = ("reconfirmation", "consent_change")
 _customer_ref = Reference("customer_id", "customers", "customer_id", "unknown_customer")
 
 CONTRACTS: tuple[FileContract, ...] = (
@@ -162,6 +163,20 @@ CONTRACTS: tuple[FileContract, ...] = (
             Column("purpose", required=True, allowed=("ad", "night_ad", "info")),
             Column("granted", Kind.BOOLEAN, required=True),
             Column("recorded_at", Kind.TIMESTAMP, required=True),
+            Column("source"),
+        ),
+    ),
+    FileContract(
+        # Legal notices another system already sent (before dangol, or beside it): the 2-year re-confirmation
+        # (정보통신망법 제50조⑧) and the result of a consent change (제50조⑦). dangol does not send them again.
+        table="consent_notices",
+        references=(_customer_ref,),
+        future_column="sent_at",
+        columns=(
+            Column("customer_id", required=True),
+            Column("kind", required=True, allowed=NOTICE_KINDS),
+            Column("sent_at", Kind.TIMESTAMP, required=True),
+            Column("channel", allowed=CHANNELS),
             Column("source"),
         ),
     ),

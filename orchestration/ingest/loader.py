@@ -30,6 +30,14 @@ _SQL_TYPES = {
     Kind.EMAIL: "varchar",
 }
 
+# A Korean mobile number: 010 and 8 subscriber digits; the legacy 011, 016-019 prefixes keep 7 or 8.
+MOBILE_PATTERN = "010[0-9]{8}|01[16789][0-9]{7,8}"
+# What a rule expects, in the quarantine detail (the operator fixes the row from it).
+_EXPECTED = {
+    Kind.PHONE: "a Korean mobile number: 010 and 8 digits (011, 016-019: 7 or 8)",
+    Kind.EMAIL: "an e-mail address",
+}
+
 IMPORT_REJECTS_FILE = "import_rejects.csv"  # source_file, source_line, column_name, rule, detail
 
 QUARANTINE_DDL = """
@@ -79,7 +87,7 @@ def _parsed(col: Column, timezone: str) -> str:
                 f" when {digits} like '82%' and length({digits}) in (11, 12) then '0' || substr({digits}, 3)"
                 f" else {digits} end"
             )
-            expr = f"case when regexp_full_match({local}, '01[016789][0-9]{{7,8}}') then {local} end"
+            expr = f"case when regexp_full_match({local}, '{MOBILE_PATTERN}') then {local} end"
         case Kind.EMAIL:
             expr = f"case when regexp_full_match({raw}, '[^@\\s]+@[^@\\s]+\\.[^@\\s]+') then lower({raw}) end"
         case _:
@@ -99,6 +107,11 @@ def _shown(col: Column) -> str:
     return f"'''***' || right({raw}, 2) || '''' || ' (masked, ' || length({raw}) || ' characters)'"
 
 
+def _q_detail(col: Column) -> str:
+    expected = _EXPECTED.get(col.kind)
+    return f" (expected {expected})".replace("'", "''") if expected else ""
+
+
 def _violations(contract: FileContract, now_local: datetime) -> list[str]:
     """One select per rule, each yielding (_line, column_name, rule, detail)."""
     out: list[str] = []
@@ -115,7 +128,7 @@ def _violations(contract: FileContract, now_local: datetime) -> list[str]:
             col.name,
             f"invalid_{col.kind}",
             f"{raw} is not null and {val} is null",
-            f"{_shown(col)} || ' is not a valid {col.kind}'",
+            f"{_shown(col)} || ' is not a valid {col.kind}{_q_detail(col)}'",
         )
         if col.allowed:
             add(

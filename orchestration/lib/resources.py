@@ -9,6 +9,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from orchestration.campaigns.links import Tracking
 from orchestration.lib.warehouse import connect, warehouse_lock
 
 
@@ -46,3 +47,13 @@ class ChannelsResource(dg.ConfigurableResource):
     mode: str = "outbox"  # outbox | fake | live
     outbox_dir: str
     ledger_path: str
+
+
+class TrackingResource(dg.ConfigurableResource):
+    """Where tracked links point and the keys that sign them (a secret: set DANGOL_TRACKING_KEYS)."""
+
+    base_url: str
+    signing_keys: str
+
+    def tracking(self) -> Tracking:
+        return Tracking.of(self.base_url, self.signing_keys)

@@ -21,11 +21,9 @@ class WarehouseBusy(TimeoutError):
 
 
 @contextmanager
-def warehouse_lock(path: Path, *, exclusive: bool = True, timeout: float = 3600.0) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lock_path = path.with_name(path.name + ".lock")
+def _flock(lock_path: Path, mode: int, timeout: float, busy: str) -> Iterator[None]:
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
     with lock_path.open("a") as handle:
-        mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -33,12 +31,32 @@ def warehouse_lock(path: Path, *, exclusive: bool = True, timeout: float = 3600.
                 break
             except BlockingIOError:
                 if time.monotonic() > deadline:
-                    raise WarehouseBusy(f"warehouse {path} is locked by another run") from None
+                    raise WarehouseBusy(busy) from None
                 time.sleep(0.2)
         try:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextmanager
+def warehouse_lock(path: Path, *, exclusive: bool = True, timeout: float = 3600.0) -> Iterator[None]:
+    """Held around each connection (and around dbt): one writer at a time, readers together."""
+    mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+    with _flock(path.with_name(path.name + ".lock"), mode, timeout, f"warehouse {path} is locked by another run"):
+        yield
+
+
+@contextmanager
+def run_lock(path: Path, *, timeout: float = 24 * 3600.0) -> Iterator[None]:
+    """Held for a whole run over the warehouse, so two runs never interleave their steps.
+
+    Intermediate models and dim_customers hold only the current window: between one run's dbt step and
+    its BG/NBD fit, another run's dbt step would replace the rows the fit reads. A separate lock file from
+    `warehouse_lock`, which the run's own steps take inside it (flock conflicts even within one process).
+    """
+    with _flock(path.with_name(path.name + ".run.lock"), fcntl.LOCK_EX, timeout, f"another run held {path} too long"):
+        yield
 
 
 def _open(path: Path, read_only: bool, attempts: int = 30) -> duckdb.DuckDBPyConnection:

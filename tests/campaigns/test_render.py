@@ -6,35 +6,70 @@ import json
 from datetime import date
 
 import duckdb
+import pandas as pd
 import pytest
 
+from channels.tracking.tokens import Kind, Token
 from orchestration.campaigns import sms
 from orchestration.campaigns.compose import CampaignTemplateError, MessageType, Unrenderable, compose
 from orchestration.campaigns.legal import Sender, has_ad_form
+from orchestration.campaigns.links import Tracking
 from orchestration.campaigns.send_list import AudienceError, build_send_list
 from tests.campaigns.conftest import spec
 
-SENDER = Sender("단골상점", "1588-0000", "080-123-4567", "https://shop.example.com/unsubscribe", "secret")
+SENDER = Sender("단골상점", "1588-0000", "080-123-4567")
+TRACKING = Tracking.of("https://t.shop.example.com", "dev:secret")
 VARS = {"name": "김민지", "shop": {"name": "단골상점", "contact": "1588-0000"}}
 
 
 def _one(channel: str, body: str, *, purpose: str = "ad", subject: str | None = None, **template: object):
     templates = {channel: {"body": body, **({"subject": subject} if subject else {}), **template}}
     campaign = spec(purpose=purpose, channels=[channel], legally_required=purpose == "info", templates=templates)
-    return campaign, compose(campaign, channel, VARS, SENDER, "c1")
+    return campaign, compose(campaign, channel, VARS, SENDER, "c1", TRACKING)
+
+
+def token_day(token: str) -> int:
+    verified = TRACKING.signer.verify(token)
+    assert verified is not None
+    return verified.issued_day
+
+
+def test_email_and_push_links_become_tracking_links_of_the_send() -> None:
+    campaign = spec(
+        channels=["email", "app_push"],
+        templates={
+            "email": {"subject": "s", "body": "쿠폰 보기: https://shop.example.com/coupons?x=1 끝"},
+            "app_push": {"subject": "s", "body": "b", "link": "https://shop.example.com/reorder"},
+        },
+    )
+    email = compose(campaign, "email", VARS, SENDER, "k1", TRACKING)
+    assert "https://shop.example.com" not in email.body and "https://t.shop.example.com/c/" in email.body
+    assert email.links == (
+        "https://shop.example.com/coupons?utm_source=dangol&utm_medium=email&utm_campaign=promo&utm_content=link1&x=1",
+    )
+    click = TRACKING.signer.verify(email.body.split("/c/")[1].split()[0])
+    assert click is not None and (click.kind, click.send_key, click.channel, click.link) == (
+        Kind.CLICK,
+        "k1",
+        "email",
+        1,
+    )
+    push = compose(campaign, "app_push", VARS, SENDER, "k1", TRACKING)
+    assert push.data["link"].startswith("https://t.shop.example.com/c/")
+    assert push.links[0].startswith("https://shop.example.com/reorder?utm_source=dangol&utm_medium=app_push")
 
 
 def test_a_missing_variable_is_an_error_naming_the_file_field_and_name() -> None:
     campaign = spec(templates={"email": {"subject": "{{ nickname }}님", "body": "x"}, "sms": {"body": "x"}})
     with pytest.raises(CampaignTemplateError) as error:
-        compose(campaign, "email", VARS, SENDER, "c1")
+        compose(campaign, "email", VARS, SENDER, "c1", TRACKING)
     assert "promo.yaml: templates.email.subject: 'nickname' is undefined" in str(error.value)
 
 
 def test_the_sandbox_refuses_unsafe_templates() -> None:
     campaign = spec(templates={"email": {"subject": "{{ name.__class__.__mro__ }}", "body": "x"}, "sms": {"body": "x"}})
     with pytest.raises(CampaignTemplateError):
-        compose(campaign, "email", VARS, SENDER, "c1")
+        compose(campaign, "email", VARS, SENDER, "c1", TRACKING)
 
 
 def test_email_ad_form() -> None:
@@ -42,9 +77,18 @@ def test_email_ad_form() -> None:
     assert m.subject == "(광고) 김민지님께 드리는 쿠폰"
     assert m.body.startswith("김민지님, 봄이에요.")
     assert "발신: 단골상점 (1588-0000)" in m.body
-    assert m.data["unsubscribe_url"].startswith("https://shop.example.com/unsubscribe?t=")
+    assert m.data["unsubscribe_url"].startswith("https://t.shop.example.com/u/")
     assert m.data["unsubscribe_url"] in m.body
-    assert "c1" not in m.data["unsubscribe_url"]  # an opaque token, not the customer id
+    token = m.data["unsubscribe_url"].rsplit("/", 1)[1]
+    assert TRACKING.signer.verify(token) == Token(Kind.UNSUBSCRIBE, "c1", "email", 0, token_day(token))
+    assert "c1" not in m.data["unsubscribe_url"]  # an opaque token, not the send key in clear
+    assert "html" not in m.data  # a shared text (one request for many customers): the provider tracks opens
+
+
+def test_an_email_that_shares_no_text_carries_our_open_pixel() -> None:
+    _, m = _one("email", "{{ name | upper }}님, 봄이에요.", subject="쿠폰")
+    assert "template" not in m.data
+    assert 'src="https://t.shop.example.com/o/' in m.data["html"] and m.data["unsubscribe_url"] in m.data["html"]
     assert has_ad_form("email", m.subject, m.body, "단골상점")
 
 
@@ -202,14 +246,14 @@ def test_build_send_list(shop: duckdb.DuckDBPyConnection) -> None:
             "sms": {"body": "{{ name }}님 {{ coupon.benefit }}"},
         },
     )
-    listed = build_send_list(shop, campaign, date(2025, 6, 15), date(2025, 6, 15), SENDER)
+    listed = build_send_list(shop, campaign, date(2025, 6, 15), date(2025, 6, 15), SENDER, TRACKING)
     assert len(listed) == 6  # 3 customers x 2 channels
     first = listed[(listed["customer_id"] == "c1") & (listed["channel"] == "email")].iloc[0]
     assert first["cycle"] == "2025-05-01"
     # The event plus the delay (21:30 on D) has passed when the nightly run plans D at 02:00 on D+1.
     assert str(first["base_scheduled_at"]) == "2025-06-16 02:00:00"
     assert first["body"].startswith("HELLO-") and "2025-06-23까지" in first["body"]
-    again = build_send_list(shop, campaign, date(2025, 6, 15), date(2025, 6, 15), SENDER)
+    again = build_send_list(shop, campaign, date(2025, 6, 15), date(2025, 6, 15), SENDER, TRACKING)
     assert list(again["body"]) == list(listed["body"])  # the same personal code on a rerun
     no_name = listed[(listed["customer_id"] == "c2") & (listed["channel"] == "sms")].iloc[0]
     assert no_name["body"].startswith("(광고)단골상점\n고객님")  # never "님" alone
@@ -220,7 +264,33 @@ def test_build_send_list(shop: duckdb.DuckDBPyConnection) -> None:
 def test_an_audience_without_the_columns_the_file_names_fails_clearly(shop: duckdb.DuckDBPyConnection) -> None:
     campaign = spec(cycle_column="purchase_cycle")
     with pytest.raises(AudienceError, match=r"promo\.yaml: cycle_column: column 'purchase_cycle' is not in"):
-        build_send_list(shop, campaign, date(2025, 6, 15), date(2025, 6, 15), SENDER)
+        build_send_list(shop, campaign, date(2025, 6, 15), date(2025, 6, 15), SENDER, TRACKING)
     shop.execute("insert into marts.fct_audience_test select * from marts.fct_audience_test limit 1")
     with pytest.raises(AudienceError, match="lists customer c1 twice on 2025-06-15"):
-        build_send_list(shop, spec(), date(2025, 6, 15), date(2025, 6, 15), SENDER)
+        build_send_list(shop, spec(), date(2025, 6, 15), date(2025, 6, 15), SENDER, TRACKING)
+
+
+def test_an_empty_value_is_worded_by_the_campaign_or_not_sent(shop: duckdb.DuckDBPyConnection) -> None:
+    """No blank in copy: c2's product is unknown; the email words that case, the SMS cannot and is not sent."""
+    shop.execute("alter table marts.fct_audience_test add column product_name varchar")
+    shop.execute(
+        "update marts.fct_audience_test set product_name = case when customer_id = 'c2' then null else '향수' end"
+    )
+    campaign = spec(
+        templates={
+            "email": {"subject": "{{ name }}님", "body": "담아 두신 {{ product_name or '상품' }}, 고민되시죠?"},
+            "sms": {"body": "담아 두신 {{ product_name }} 고민되시죠?"},
+        },
+    )
+    listed = build_send_list(shop, campaign, date(2025, 6, 15), date(2025, 6, 15), SENDER, TRACKING).set_index(
+        ["customer_id", "channel"]
+    )
+    assert listed.loc[("c1", "sms"), "body"].endswith("담아 두신 향수 고민되시죠?\n무료수신거부 080-123-4567")
+    assert listed.loc[("c2", "email"), "body"].startswith("담아 두신 상품, 고민되시죠?")
+    blank = listed.loc[("c2", "sms")]
+    assert pd.isna(blank["body"])
+    assert blank["render_error"] == (
+        "empty_value: templates.sms.body: product_name is empty for this customer, and the template has no"
+        " wording for that case (not sent)"
+    )
+    assert not listed["body"].dropna().str.contains("  ").any()

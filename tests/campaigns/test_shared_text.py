@@ -13,12 +13,14 @@ import pytest
 from channels.models import Template
 from orchestration.campaigns.compose import compose
 from orchestration.campaigns.legal import Sender
+from orchestration.campaigns.links import Tracking
 from orchestration.campaigns.render import TEMPLATE_KEY, unpack_template
 from orchestration.campaigns.spec import campaigns_dir, load_campaign
 from orchestration.defs.deliver.deliveries import _message
 from tests.campaigns.conftest import spec
 
-SENDER = Sender("단골상점", "1588-0000", "080-123-4567", "https://shop.example.com/unsubscribe", "secret")
+SENDER = Sender("단골상점", "1588-0000", "080-123-4567")
+TRACKING = Tracking.of("https://t.shop.example.com", "dev:secret")
 
 
 def customer(name: str, code: str, last: date) -> dict[str, Any]:
@@ -42,7 +44,7 @@ def test_a_real_campaign_shares_one_text_across_customers(channel: str) -> None:
     campaign = load_campaign(campaigns_dir() / "win_back.yaml")
     shared = []
     for i, variables in enumerate((A, B)):
-        composed = compose(campaign, channel, variables, SENDER, f"c{i}")
+        composed = compose(campaign, channel, variables, SENDER, f"c{i}", TRACKING)
         data, template, params = unpack_template(composed.data)
         assert template is not None, composed
         assert template.fill(params) == (composed.body, composed.subject)
@@ -52,6 +54,7 @@ def test_a_real_campaign_shares_one_text_across_customers(channel: str) -> None:
     assert shared[0] == shared[1]  # one request can carry both
     if channel == "email":
         assert "{{unsubscribe_url}}" in shared[0].body  # each customer's own one-click link is a value
+        assert "{{tracked_link_1}}" in shared[0].body  # and each customer's own tracking link
 
 
 @pytest.mark.parametrize(
@@ -68,7 +71,7 @@ def test_a_real_campaign_shares_one_text_across_customers(channel: str) -> None:
 )
 def test_shared_text_only_when_it_gives_the_message_back(body: str, shared: str | None) -> None:
     campaign = spec(purpose="info", legally_required=True, channels=["sms"], templates={"sms": {"body": body}})
-    composed = compose(campaign, "sms", A, SENDER, "c1")
+    composed = compose(campaign, "sms", A, SENDER, "c1", TRACKING)
     _, template, params = unpack_template(composed.data)
     if shared is None:
         assert template is None
@@ -79,7 +82,7 @@ def test_shared_text_only_when_it_gives_the_message_back(body: str, shared: str 
 
 def test_delivery_reads_the_shared_text_back_into_the_message() -> None:
     campaign = load_campaign(campaigns_dir() / "win_back.yaml")
-    composed = compose(campaign, "email", A, SENDER, "c1")
+    composed = compose(campaign, "email", A, SENDER, "c1", TRACKING)
     row = SimpleNamespace(
         send_key="k1",
         campaign_id=campaign.id,

@@ -11,8 +11,9 @@ from orchestration.campaigns.config import check_campaigns, load_policy
 from orchestration.campaigns.planning import campaign_catalogue
 from orchestration.campaigns.spec import CAMPAIGNS_DIR, CampaignFileError, load_campaign, load_campaigns
 
+LEGAL_NOTICES = {"consent_reconfirmation", "consent_change_notice"}
 SHIPPED = {
-    "consent_reconfirmation",
+    *LEGAL_NOTICES,
     "help_offer",
     "referral_offer",
     "repurchase_reminder",
@@ -42,9 +43,9 @@ def test_the_shipped_campaigns_load_and_fit_the_policy() -> None:
     specs = load_campaigns(CAMPAIGNS_DIR)
     assert {s.id for s in specs} == SHIPPED
     check_campaigns(specs, load_policy(CAMPAIGNS_DIR / "_policy.yaml"))
-    notice = next(s for s in specs if s.id == "consent_reconfirmation")
-    assert notice.legally_required and notice.holdout_share == 0
-    assert all(s.purpose == "ad" for s in specs if s.id != "consent_reconfirmation")
+    for notice in (s for s in specs if s.id in LEGAL_NOTICES):
+        assert notice.legally_required and notice.holdout_share == 0 and notice.purpose == "info"
+    assert all(s.purpose == "ad" for s in specs if s.id not in LEGAL_NOTICES)
 
 
 def _write(folder: Path, data: dict, name: str = "spring_sale.yaml") -> Path:

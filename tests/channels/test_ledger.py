@@ -315,3 +315,12 @@ def test_opening_a_ledger_of_two_shapes_gives_one_row_per_message(tmp_path: Path
         n for (n,) in sqlite3.connect(path).execute("select name from sqlite_master where type in ('table', 'view')")
     }
     assert not tables & {"batches", "claims", "message_rows", "messages_before"}
+
+
+def test_an_opt_out_answer_never_weakens_a_permanent_suppression(ledger: Ledger) -> None:
+    """A hard-bounced number later answered with an 080 opt-out stays suppressed for every purpose."""
+    m = sms(1)
+    ledger.suppress("sms", m.address, "hard bounce", SuppressionKind.PERMANENT)
+    ledger.claim([m], "b1", "nhn_sms")
+    ledger.record([SendResult(m.key, Outcome.OPTED_OUT, reason="080")])
+    assert ledger.suppressions() == {("sms", address_hash(m.address)): SuppressionKind.PERMANENT}

@@ -128,3 +128,28 @@ def test_reloading_replaces_rather_than_appends(tmp_path: Path) -> None:
     _load(tmp_path, {"orders.csv": ORDERS + "o1,c1,2025-03-01,-5,paid\n"}).close()
     con = _load(tmp_path, {"orders.csv": ORDERS + "o1,c1,2025-03-01,-5,paid\n"})
     assert con.execute("select count(*) from raw.quarantine").fetchone() == (1,)
+
+
+@pytest.mark.parametrize(
+    ("phone", "loads"),
+    [
+        ("010-1234-5678", True),
+        ("+82 10-1234-5678", True),
+        ("011-123-4567", True),  # legacy prefixes keep 7 or 8 subscriber digits
+        ("016-1234-5678", True),
+        ("010-123-4567", False),  # 010 always has 8
+        ("010-1234-56789", False),
+        ("+82 10-123-4567", False),
+        ("011-12-3456", False),
+    ],
+)
+def test_a_mobile_number_has_the_right_length(tmp_path: Path, phone: str, loads: bool) -> None:
+    con = _load(tmp_path, {"customers.csv": CUSTOMERS + f"c1,김민지,,{phone},2025-01-01\n"})
+    assert bool(con.execute("select count(*) from raw.customers").fetchone()[0]) is loads
+    quarantined = con.execute("select line, column_name, rule, detail from raw.quarantine").fetchall()
+    if loads:
+        assert quarantined == []
+    else:
+        [(line, column, rule, detail)] = quarantined
+        assert (line, column, rule) == (2, "phone", "invalid_phone")
+        assert "010 and 8 digits" in detail and phone not in detail

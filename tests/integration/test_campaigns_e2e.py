@@ -151,9 +151,14 @@ def test_every_campaign_reaches_its_designed_customer(shop_env: ShopEnv) -> None
 
     sent = {(m["campaign_id"], m["customer_id"]): m for m in _outbox(shop_env)}
     expected = {(campaign, cid): channel for cid, (*_, campaign, channel, _) in CUSTOMERS.items()}
+    # The ad consents given in the last 14 days (w01 at sign-up, the lead s02) are confirmed (제50조⑦).
+    expected |= {("consent_change_notice", "w01"): "kakao", ("consent_change_notice", "s02"): "kakao"}
     assert {key: m["channel"] for key, m in sent.items()} == expected
     for (campaign, _), message in sent.items():
-        if campaign == "consent_reconfirmation":
+        if campaign == "consent_change_notice":
+            assert message["purpose"] == "info" and "(광고)" not in message["body"]
+            assert "이메일 광고 수신 동의" in message["body"]
+        elif campaign == "consent_reconfirmation":
             assert message["purpose"] == "info" and "(광고)" not in message["body"]
             assert message["data"]["template_code"] == "DANGOL_CONSENT_2Y"
             assert "2023-06-15" in message["body"]

@@ -1,6 +1,7 @@
 """A backfill launched through the real Dagster daemon and a nightly CLI run, at the same time, on the same
-DuckDB file: neither may fail on the warehouse lock, every day gets its send list, and nothing planned for
-a past day is sent (the backfill plans only; the CLI run's sends are long past their time)."""
+DuckDB file: neither may fail on the warehouse lock, every day gets its send list, nothing planned for a
+past day is sent (the backfill plans only; the CLI run's sends are long past their time), and neither run
+reads the other's window (each day's BG/NBD fit and customer 360 equal those of a run of that day alone)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+import pandas as pd
 
 from orchestration.lib.instance import prepare_instance
 from tests.conftest import PROJECT_ROOT, ShopEnv
@@ -57,7 +59,7 @@ def _launch_backfill(workspace: str, first: str, last: str, env: dict[str, str])
 
 def test_daemon_backfill_and_nightly_run_share_the_warehouse(shop_env: ShopEnv) -> None:
     data = shop_env.root / "shop"
-    expected = write_designed_shop(data)
+    expected = write_designed_shop(data, extra_buyers=40)
     home = prepare_instance(shop_env.root / "dagster_home")
     env = shop_env.env | {"DANGOL_DATA_DIR": str(data)}
     workspace = str(PROJECT_ROOT / "workspace.yaml")
@@ -94,3 +96,33 @@ def test_daemon_backfill_and_nightly_run_share_the_warehouse(shop_env: ShopEnv) 
     assert {state for _, state, _, _ in handed} == {"expired"}
     assert (D, "expired", len(expected), len(expected)) in handed
     assert not shop_env.outbox_jsonl.exists()
+
+    # Each fitted day (a window run fits its last day) against a run of that day alone, on its own warehouse.
+    together = _fits_and_360(shop_env.warehouse, [last, D])
+    assert len(together["fits"]) == 2 and together["fits"]["r"].notna().all(), together["fits"]
+    for day in (last, D):
+        alone = ShopEnv(shop_env.root / f"alone-{day}")
+        alone.root.mkdir()
+        alone.dangol("run", "--date", day.isoformat(), "--data-dir", str(data), "--dry-run")
+        reference = _fits_and_360(alone.warehouse, [day])
+        for name, frame in reference.items():
+            mine = together[name][together[name]["as_of_date"] == pd.Timestamp(day)].reset_index(drop=True)
+            pd.testing.assert_frame_equal(mine, frame, check_exact=False, rtol=1e-9, obj=f"{name} on {day}")
+
+
+def _fits_and_360(warehouse: Path, days: list) -> dict[str, pd.DataFrame]:
+    """The BG/NBD fit, each buyer's predictions and each customer's 360 (segments, scores) for the days."""
+    queries = {
+        "fits": "select as_of_date, r, alpha, a, b, n_customers, n_repeat_customers, skipped_reason"
+        " from marts.model_fit_bgnbd",
+        "predictions": "select as_of_date, customer_id, p_alive, expected_purchases_90d"
+        " from predictions.customer_bgnbd",
+        "segments": "select * from marts.fct_customer_segments_daily",
+    }
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return {
+            name: con.execute(
+                f"select * from ({sql}) where as_of_date in (select unnest(?::date[])) order by all", [days]
+            ).df()
+            for name, sql in queries.items()
+        }

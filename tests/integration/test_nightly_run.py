@@ -74,11 +74,15 @@ CASES = [
         "two orders on one day are one purchase day",
     ),
     ("c10", "02-123-4567", EVERY_30_DAYS, [("email", True, SIGNUP)], None, "landline phone: row quarantined"),
+    ("c11", "010-123-4567", EVERY_30_DAYS, [("sms", True, SIGNUP)], None, "010 with 7 digits: row quarantined"),
 ]
 
 
-def write_designed_shop(folder: Path) -> dict[str, str]:
-    """Write the shop; return the customers who must be reminded on D, with their channel."""
+def write_designed_shop(folder: Path, extra_buyers: int = 0) -> dict[str, str]:
+    """Write the shop; return the customers who must be reminded on D, with their channel.
+
+    `extra_buyers` adds buyers without any consent (messaged by nothing) whose varied histories give the
+    BG/NBD fit enough repeat buyers to fit on (it skips below 20 buyers)."""
     folder.mkdir(parents=True, exist_ok=True)
     customers = ["customer_id,name,email,phone,signed_up_at"]
     orders = ["order_id,customer_id,ordered_at,amount,status"]
@@ -97,6 +101,13 @@ def write_designed_shop(folder: Path) -> dict[str, str]:
             items.append(f"{cid}-{k},1,{product or 'p2'},1,30000")
         for channel, granted, at in consent_list:
             consents.append(f"{cid},{channel},ad,{str(granted).lower()},{at},signup_form")
+    for i in range(extra_buyers):
+        cid = f"b{i:03d}"
+        customers.append(f"{cid},이{cid},,,{SIGNUP}")
+        for k in range(i % 5 + 1):
+            offset = -(i * i % 11) - k * (11 + i % 13)  # latest orders on D (4), D-1 (7), none on D-2
+            orders.append(f"{cid}-{k},{cid},{_day(offset, 10 + k % 8)},30000,paid")
+            items.append(f"{cid}-{k},1,p2,1,30000")
     for name, rows in [
         ("customers", customers),
         ("orders", orders),
@@ -156,6 +167,11 @@ def test_nightly_run_delivers_exactly_the_due_and_consented_customers_once(desig
     with duckdb.connect(str(env.warehouse), read_only=True) as con:
         quarantined = set(con.execute("select file, rule from raw.quarantine").fetchall())
         assert ("customers.csv", "invalid_phone") in quarantined
+        # c11's 010 number is a digit short: its line (the header is line 1) is named, not silently dropped.
+        c11_line = 2 + [c[0] for c in CASES].index("c11")
+        assert con.execute(
+            "select column_name, rule from raw.quarantine where file = 'customers.csv' and line = ?", [c11_line]
+        ).fetchall() == [("phone", "invalid_phone")]
         assert ("orders.csv", "unknown_customer") in quarantined
         states = con.execute(
             "select state, count(*) from sends.deliveries where campaign_id = 'repurchase_reminder' group by 1"

@@ -10,6 +10,7 @@ from orchestration.lib.partitions import daily_partitions, days_of_window, dbt_v
 
 EXPECTED_GROUPS = {
     "ingest": {
+        "raw/consent_notices",
         "raw/consents",
         "raw/cs_chats",
         "raw/customers",
@@ -25,6 +26,7 @@ EXPECTED_GROUPS = {
         "ledger/suppressions",
     },
     "staging": {
+        "staging/stg_shop__consent_notices",
         "staging/stg_shop__consents",
         "staging/stg_shop__cs_chats",
         "staging/stg_shop__customers",
@@ -65,6 +67,7 @@ EXPECTED_GROUPS = {
         "sends/fct_send_decisions",
     },
     "audiences": {
+        "marts/fct_audience_consent_change_notice",
         "marts/fct_audience_consent_reconfirmation",
         "marts/fct_audience_help_offer",
         "marts/fct_audience_referral_offer",
@@ -75,6 +78,7 @@ EXPECTED_GROUPS = {
         "marts/fct_audience_win_back",
     },
     "campaigns": {
+        "send_list/consent_change_notice",
         "send_list/consent_reconfirmation",
         "send_list/help_offer",
         "send_list/referral_offer",
@@ -87,6 +91,7 @@ EXPECTED_GROUPS = {
         "sends/send_decisions_raw",
     },
     "deliver": {"deliveries", "sends/deliveries"},
+    "engagement": {"sends/message_events"},
 }
 
 
@@ -128,9 +133,9 @@ def test_blocking_checks_gate_delivery() -> None:
 def test_jobs_schedules_and_sensors_are_pinned() -> None:
     definitions = _definitions()
     jobs = {job.name for job in definitions.resolve_all_job_defs()} - {"__ASSET_JOB"}
-    assert jobs == {"nightly", "deliver"}
+    assert jobs == {"nightly", "deliver", "load_message_events"}
     assert {s.name for s in definitions.schedules} == {"nightly_schedule"}
-    assert {s.name for s in definitions.sensors or []} == {"due_sends"}
+    assert {s.name for s in definitions.sensors or []} == {"due_sends", "message_events_sensor"}
 
 
 def test_every_asset_is_daily_partitioned_in_seoul_and_writes_through_the_warehouse_pool() -> None:

@@ -129,8 +129,16 @@ select
     events.last_add_to_cart_at,
     coalesce(messages.messages_sent_90d, 0) as messages_sent_90d,
     messages.last_message_sent_date,
-    coalesce(events.messages_clicked_90d, 0) as messages_clicked_90d,
-    events.last_message_click_at,
+    coalesce(messages.messages_opened_90d, 0) as messages_opened_90d,
+    messages.last_message_opened_at,
+    -- Clicks reach us twice when the shop tags its own message_click events too: the larger count, not the sum.
+    greatest(coalesce(events.messages_clicked_90d, 0), coalesce(messages.messages_clicked_90d, 0))
+        as messages_clicked_90d,
+    greatest(
+        coalesce(events.last_message_click_at, messages.last_message_click_at),
+        coalesce(messages.last_message_click_at, events.last_message_click_at)
+    ) as last_message_click_at,
+    messages.last_unsubscribed_at,
 
     -- customer service
     coalesce(customer_service.cs_chats_90d, 0) as cs_chats_90d,

@@ -8,6 +8,7 @@ import pandas as pd
 from pydantic import Field
 
 from channels.masking import mask_address, mask_name, mask_text
+from channels.tracking.links import LinkStore
 from orchestration.campaigns.config import check_campaigns, load_policy
 from orchestration.campaigns.planning import (
     ensure_tables,
@@ -18,11 +19,13 @@ from orchestration.campaigns.planning import (
     write_catalogue,
     write_plan,
 )
-from orchestration.campaigns.policy import Decision, PolicyResult, plan
+from orchestration.campaigns.policy import Decision, PolicyInputs, PolicyResult, plan
 from orchestration.campaigns.spec import load_campaigns
 from orchestration.defs.campaigns.send_lists import send_list_key
+from orchestration.lib.figures import of_day, report_days
 from orchestration.lib.partitions import daily_partitions, days_between, window_backfill, window_days
 from orchestration.lib.resources import ChannelsResource, WarehouseResource
+from orchestration.settings import load_settings
 
 PLANNED_RENDERED_KEY = dg.AssetKey(["sends", "planned_sends_rendered"])
 DECISIONS_RAW_KEY = dg.AssetKey(["sends", "send_decisions_raw"])
@@ -105,6 +108,18 @@ def plan_metadata(result: PolicyResult, names: pd.Series, first: object, last: o
     }
 
 
+def register_addresses(result: PolicyResult, inputs: PolicyInputs) -> None:
+    """Tell the tracking service which address each planned send goes to (hashed), and the customers'
+    other addresses (from the eligibility model), so an unsubscribe reaches the suppression list of
+    every channel the customer picks."""
+    planned = result.planned[["send_key", "channel", "address", "customer_id"]]
+    eligibility = inputs.eligibility
+    known = eligibility[eligibility["customer_id"].isin(set(planned["customer_id"])) & eligibility["address"].notna()]
+    pairs = list(known[["customer_id", "channel", "address"]].drop_duplicates().itertuples(index=False, name=None))
+    with LinkStore(load_settings().link_store) as links:
+        links.register_addresses(planned[["send_key", "channel", "address"]].itertuples(index=False), pairs)
+
+
 _specs = load_campaigns()
 
 
@@ -151,15 +166,28 @@ def send_plan(
         result = plan(reschedule_approved(send_list, inputs.approvals, specs), inputs, specs, policy)
         write_plan(con, first, last, result)
         write_catalogue(con, specs.values())
+    register_addresses(result, inputs)
     names = inputs.contacts.set_index("customer_id")["customer_name"]
     metadata = plan_metadata(result, names, first, last)
     held = result.campaign_days[result.campaign_days["guard_state"] == "held"]
     for row in held.itertuples(index=False):
         context.log.warning(
-            f"{row.campaign_id} on {row.as_of_date}: {row.eligible} sends held for approval (baseline {row.baseline})"
+            f"{row.campaign_id} on {row.as_of_date}: {row.held} new sends held by the audience guard (baseline"
+            f" {row.baseline}); release with `dangol approve --campaign {row.campaign_id} --date {row.as_of_date}`"
+            " (or --reject), then rerun the day"
         )
-    yield dg.MaterializeResult(asset_key=PLANNED_RENDERED_KEY, metadata=metadata)
-    yield dg.MaterializeResult(
+    # Each day of the window its own figures; the window's result keeps only the window.
+    days = {day: plan_metadata(of_day_result(result, day), names, day, day) for day in days_between(first, last)}
+    report_days(context, days.__getitem__, asset_key=PLANNED_RENDERED_KEY)
+    report_days(
+        context,
+        lambda day: {k: days[day][k] for k in ("audience_size", "by_exclusion_reason")},
         asset_key=DECISIONS_RAW_KEY,
-        metadata={"decisions": len(result.decisions), "by_exclusion_reason": metadata["by_exclusion_reason"]},
     )
+    yield dg.MaterializeResult(asset_key=PLANNED_RENDERED_KEY, metadata={"window": metadata["window"]})
+    yield dg.MaterializeResult(asset_key=DECISIONS_RAW_KEY, metadata={"window": metadata["window"]})
+
+
+def of_day_result(result: PolicyResult, day: object) -> PolicyResult:
+    """The part of a window's plan that is one day's."""
+    return PolicyResult(*(of_day(frame, day) for frame in (result.decisions, result.planned, result.campaign_days)))

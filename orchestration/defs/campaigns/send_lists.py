@@ -3,15 +3,28 @@
 from datetime import date
 
 import dagster as dg
+import pandas as pd
 
+from channels.tracking.links import LinkStore
 from orchestration.campaigns.config import check_campaigns, load_policy
 from orchestration.campaigns.legal import Sender
 from orchestration.campaigns.send_list import build_send_list, write_send_list
 from orchestration.campaigns.spec import CampaignSpec, load_campaigns
+from orchestration.lib.figures import of_day, report_days
 from orchestration.lib.partitions import daily_partitions, days_between, window_backfill, window_days
-from orchestration.lib.resources import WarehouseResource
+from orchestration.lib.resources import TrackingResource, WarehouseResource
+from orchestration.settings import load_settings
 
 CUSTOMERS_KEY = dg.AssetKey(["staging", "stg_shop__customers"])
+
+
+def send_list_figures(listed: pd.DataFrame) -> dict[str, object]:
+    """One day's send list: who is in the audience, and what could not be rendered for whom."""
+    errors = listed["render_error"].dropna().str.split(":").str[0].value_counts().to_dict()
+    return {
+        "audience_size": int(listed["customer_id"].nunique()),
+        "render_problems_by_kind": dg.MetadataValue.json({str(k): int(v) for k, v in errors.items()}),
+    }
 
 
 def send_list_key(campaign_id: str) -> dg.AssetKey:
@@ -45,7 +58,9 @@ def _send_list_asset(spec: CampaignSpec) -> dg.AssetsDefinition:
         ),
         tags={"campaign": spec.id},
     )
-    def send_list(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    def send_list(
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource, tracking: TrackingResource
+    ) -> dg.MaterializeResult:
         first, last = window_days(context)
         missing = unbuilt_days(context.instance, audience_key(spec), first, last)
         if missing:
@@ -54,21 +69,11 @@ def _send_list_asset(spec: CampaignSpec) -> dg.AssetsDefinition:
                 f" {', '.join(str(d) for d in missing)}; run the nightly job for"
                 f" {'that day' if len(missing) == 1 else 'those days'} first (a send list from it would be empty)"
             )
-        with warehouse.write() as con:
-            listed = build_send_list(con, spec, first, last, Sender.from_env())
+        with warehouse.write() as con, LinkStore(load_settings().link_store) as links:
+            listed = build_send_list(con, spec, first, last, Sender.from_env(), tracking.tracking(), links)
             write_send_list(con, spec, first, last, listed)
-        candidates = listed.drop_duplicates(["as_of_date", "customer_id"])
-        errors = listed["render_error"].dropna().str.split(":").str[0].value_counts().to_dict()
-        return dg.MaterializeResult(
-            metadata={
-                "window": f"{first} .. {last}",
-                "audience_size": len(candidates),
-                "by_day": dg.MetadataValue.json(
-                    {str(d): int(n) for d, n in candidates.groupby("as_of_date").size().items()}
-                ),
-                "render_problems_by_kind": dg.MetadataValue.json({str(k): int(v) for k, v in errors.items()}),
-            }
-        )
+        report_days(context, lambda day: send_list_figures(of_day(listed, day)))
+        return dg.MaterializeResult(metadata={"window": f"{first} .. {last}"})
 
     return send_list
 

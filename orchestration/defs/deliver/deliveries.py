@@ -118,7 +118,7 @@ def _message(row: pd.Series) -> Message:
     )
 
 
-def _hand_off(
+def hand_off(
     context: dg.AssetExecutionContext, planned: pd.DataFrame, channels: ChannelsResource
 ) -> tuple[pd.DataFrame, dict[str, ChannelError]]:
     """Deliver `planned` through each channel's adapter: the ledger's record of every key, as rows, and the
@@ -156,6 +156,17 @@ def _hand_off(
     days = planned[["send_key", "as_of_date"]].drop_duplicates("send_key")
     days = days.assign(send_date=pd.to_datetime(days["as_of_date"]).dt.date).drop(columns="as_of_date")
     return recorded.merge(days, on="send_key")[DELIVERY_COLUMNS], stopped
+
+
+def raise_if_stopped(stopped: dict[str, ChannelError]) -> None:
+    """After everything that could go has gone and been recorded: fail naming each stopped channel."""
+    if stopped:
+        raise dg.Failure(
+            description="channels stopped: " + "; ".join(f"{c}: {e}" for c, e in sorted(stopped.items())),
+            metadata={"stopped_channels": dg.MetadataValue.json({c: str(e) for c, e in stopped.items()})},
+            # A configuration error needs a person; an outage may pass (the ledger keeps retries safe).
+            allow_retries=not all(isinstance(e, ChannelConfigError) for e in stopped.values()),
+        )
 
 
 def _record(con: duckdb.DuckDBPyConnection, rows: pd.DataFrame, now: datetime) -> None:
@@ -220,7 +231,7 @@ def deliveries(
     if run.mode is RunMode.SEND:
         due = planned[verdicts["verdict"] == Verdict.HAND_OFF]
         if len(due):
-            delivered, stopped = _hand_off(context, due, channels)
+            delivered, stopped = hand_off(context, due, channels)
             outcomes.loc[due.index, "state"] = due["send_key"].map(delivered.set_index("send_key")["state"]).values
     with warehouse.write() as con:
         con.execute(DELIVERIES_DDL)
@@ -240,13 +251,7 @@ def deliveries(
                 datetime.now(),
             ],
         )
-    if stopped:
-        raise dg.Failure(
-            description="channels stopped: " + "; ".join(f"{c}: {e}" for c, e in sorted(stopped.items())),
-            metadata={"stopped_channels": dg.MetadataValue.json({c: str(e) for c, e in stopped.items()})},
-            # A configuration error needs a person; an outage may pass (the ledger keeps retries safe).
-            allow_retries=not all(isinstance(e, ChannelConfigError) for e in stopped.values()),
-        )
+    raise_if_stopped(stopped)
     counts = delivery_counts(outcomes)
     return dg.MaterializeResult(
         metadata={

@@ -1,11 +1,13 @@
 """Raw tables: the shop's CSV folder, typed, with bad rows quarantined instead of failing the run."""
 
-from datetime import datetime
+from datetime import date, datetime
 
 import dagster as dg
+import duckdb
 
 from orchestration.ingest.contract import CONTRACTS
 from orchestration.ingest.loader import load_folder
+from orchestration.lib.figures import report_days
 from orchestration.lib.partitions import daily_partitions, window_backfill
 from orchestration.lib.resources import WarehouseResource
 from orchestration.settings import load_settings
@@ -16,6 +18,22 @@ QUARANTINE_KEY = dg.AssetKey(["raw", "quarantine"])
 
 class IngestConfig(dg.Config):
     data_dir: str | None = None  # defaults to DANGOL_DATA_DIR
+
+
+def _dated_rows(con: duckdb.DuckDBPyConnection, table: str, column: str) -> dict[date, int]:
+    """Rows per shop-local day of their main timestamp."""
+    rows = con.execute(
+        f'select cast("{column}" as date), count(*) from raw.{table} where "{column}" is not null group by 1'
+    ).fetchall()
+    return dict(rows)
+
+
+def _day_figures(dated: dict[date, int], day: date) -> dict[str, int]:
+    """What the day adds, and what a model built as of its end sees (rows dated up to it)."""
+    return {
+        "rows_dated_that_day": int(dated.get(day, 0)),
+        "rows_as_of_that_day": int(sum(n for d, n in dated.items() if d <= day)),
+    }
 
 
 @dg.multi_asset(
@@ -45,11 +63,15 @@ def raw_tables(context: dg.AssetExecutionContext, config: IngestConfig, warehous
         examples = con.execute(
             "select file, line, column_name, rule, detail from raw.quarantine order by file, line limit 20"
         ).df()
+        dated = {c.table: _dated_rows(con, c.table, c.future_column) for c in CONTRACTS if c.future_column}
     for report in reports:
         if not report.present:
             context.log.warning(f"{report.table}.csv is missing from {data_dir}: loaded as an empty table")
         if report.quarantined_rows:
             context.log.warning(f"{report.table}.csv: {report.quarantined_rows} row(s) quarantined ({report.rules})")
+        if report.table in dated:
+            counts = dated[report.table]
+            report_days(context, lambda day, counts=counts: _day_figures(counts, day), asset_key=RAW_KEYS[report.table])
         yield dg.MaterializeResult(
             asset_key=RAW_KEYS[report.table],
             metadata={

@@ -2,6 +2,7 @@
 
 import json
 import os
+from datetime import date
 
 import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
@@ -9,6 +10,7 @@ from dagster_dbt import DbtCliResource, dbt_assets
 from orchestration.campaigns.config import load_policy
 from orchestration.campaigns.eligibility import dbt_eligibility_vars
 from orchestration.lib.dbt import dbt_project, translator
+from orchestration.lib.figures import report_days
 from orchestration.lib.partitions import daily_partitions, dbt_vars, window_days
 from orchestration.lib.resources import WarehouseResource
 from orchestration.settings import load_settings
@@ -30,8 +32,49 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse
     os.environ["DANGOL_TIMEZONE"] = settings.timezone
     variables = dbt_vars(first, last) | {"shop_timezone": settings.timezone} | dbt_eligibility_vars(load_policy())
     args = ["build", "--vars", json.dumps(variables)]
-    with warehouse.exclusive():
-        invocation = dbt.cli(args, context=context)
-        yield from invocation.stream()
-        # dbt may still be closing the DuckDB file after its last event: release the lock only once it exited.
-        invocation.process.wait()
+    events: list = []
+    try:
+        with warehouse.exclusive():
+            invocation = dbt.cli(args, context=context)
+            # Held back until dbt is done: a model's rows per day can only be counted once dbt let go of the
+            # file, and must be attached before its materialization is yielded (a few seconds later in the UI).
+            events.extend(invocation.stream())
+            # dbt may still be closing the DuckDB file after its last event: release the lock only once it exited.
+            invocation.process.wait()
+    except Exception:
+        yield from events  # what dbt did build is still recorded
+        raise
+    _report_rows_per_day(context, warehouse, events, first, last)
+    yield from events
+
+
+def _report_rows_per_day(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, events: list, first: date, last: date
+) -> None:
+    """Each day's row count for every model built with an as_of_date column (daily models, audiences)."""
+    nodes = json.loads(dbt_project.manifest_path.read_text())["nodes"]
+    relations = {}
+    for event in events:
+        if isinstance(event, dg.Output) and "unique_id" in event.metadata:
+            node = nodes.get(event.metadata["unique_id"].value, {})
+            if node.get("schema") and node.get("alias"):
+                relations[context.asset_key_for_output(event.output_name)] = (node["schema"], node["alias"])
+    if not relations:
+        return
+    with warehouse.read() as con:
+        daily = set(
+            con.execute(
+                "select table_schema, table_name from information_schema.columns where column_name = 'as_of_date'"
+            ).fetchall()
+        )
+        for key, (schema, table) in relations.items():
+            if (schema, table) not in daily:
+                continue
+            counts = dict(
+                con.execute(
+                    f'select as_of_date, count(*) from "{schema}"."{table}"'
+                    " where as_of_date between ? and ? group by 1",
+                    [first, last],
+                ).fetchall()
+            )
+            report_days(context, lambda day, counts=counts: {"rows": int(counts.get(day, 0))}, asset_key=key)

@@ -6,6 +6,7 @@ describes; the fit takes seconds at a million customers, but thirty of them woul
 
 import dagster as dg
 
+from orchestration.lib.figures import report_days
 from orchestration.lib.partitions import daily_partitions, window_backfill, window_days
 from orchestration.lib.resources import WarehouseResource
 from orchestration.models.config import bgnbd_config
@@ -76,19 +77,23 @@ def bgnbd_fit(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
             "log_likelihood": result.fit.log_likelihood,
             "converged": result.fit.converged,
         }
-    yield dg.MaterializeResult(
-        asset_key=FIT_KEY,
-        metadata={"as_of_date": str(last), "time_unit": str(config.time_unit), "buyers": len(predictions)}
-        | fit_metadata,
-    )
     p_alive = predictions["p_alive"].dropna()
+    prediction_metadata = {
+        "buyers": len(predictions),
+        "mean_p_alive": float(p_alive.mean()) if len(p_alive) else None,
+        "buyers_p_alive_below_0.5": int((p_alive < 0.5).sum()),
+        "expected_purchases_90d_total": float(predictions["expected_purchases_90d"].sum()),
+    }
+    # Only the window's last day is fitted: the other days of a backfill say so instead of showing its fit.
+    not_fitted = {"fitted": False, "note": f"a run over a window fits its last day only ({last})"}
+    fit_figures = {"buyers": len(predictions)} | fit_metadata
+    for key, figures in ((FIT_KEY, fit_figures), (PREDICTIONS_KEY, prediction_metadata)):
+        report_days(
+            context,
+            lambda day, figures=figures: {"fitted": True, **figures} if day == last else not_fitted,
+            asset_key=key,
+        )
     yield dg.MaterializeResult(
-        asset_key=PREDICTIONS_KEY,
-        metadata={
-            "as_of_date": str(last),
-            "buyers": len(predictions),
-            "mean_p_alive": float(p_alive.mean()) if len(p_alive) else None,
-            "buyers_p_alive_below_0.5": int((p_alive < 0.5).sum()),
-            "expected_purchases_90d_total": float(predictions["expected_purchases_90d"].sum()),
-        },
+        asset_key=FIT_KEY, metadata={"as_of_date": str(last), "time_unit": str(config.time_unit)}
     )
+    yield dg.MaterializeResult(asset_key=PREDICTIONS_KEY, metadata={"as_of_date": str(last)})

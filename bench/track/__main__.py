@@ -1,0 +1,3 @@
+from bench.track.run import main
+
+raise SystemExit(main())

@@ -33,11 +33,13 @@ DUE = {
     "help_offer": "08:00",
     "repurchase_reminder": "10:00",
     "consent_reconfirmation": "10:00",
+    "consent_change_notice": "10:00",  # two customers
     "vip_note": "11:00",
     "welcome_coupon": "11:00",
     "signup_benefit": "12:00",
     "win_back": "19:00",
 }
+PLANNED = len(DUE) + 1  # planned sends (consent_change_notice has two)
 
 
 @pytest.fixture(scope="module")
@@ -144,7 +146,10 @@ def test_the_due_sends_sensor_hands_each_send_off_at_its_time(shop: Shop) -> Non
 
     for clock, campaigns in [
         ("09:59", {"referral_offer", "help_offer"}),
-        ("10:00", {"referral_offer", "help_offer", "repurchase_reminder", "consent_reconfirmation"}),
+        (
+            "10:00",
+            {"referral_offer", "help_offer", "repurchase_reminder", "consent_reconfirmation", "consent_change_notice"},
+        ),
         ("11:00", set(DUE) - {"signup_benefit", "win_back"}),
         ("12:00", set(DUE) - {"win_back"}),
         ("18:59", set(DUE) - {"win_back"}),
@@ -156,7 +161,7 @@ def test_the_due_sends_sensor_hands_each_send_off_at_its_time(shop: Shop) -> Non
         assert set(shop.outbox()) == campaigns, clock
     assert tick(f"{NEXT} 19:05") == []  # everything handed off: no more runs
     states = shop.query("select state, count(*) from sends.deliveries group by 1")
-    assert states == [("accepted", len(DUE))]
+    assert states == [("accepted", PLANNED)]
 
 
 def test_a_plan_that_failed_its_checks_is_never_delivered_by_any_job(shop: Shop) -> None:
@@ -169,7 +174,7 @@ def test_a_plan_that_failed_its_checks_is_never_delivered_by_any_job(shop: Shop)
     for job in ("deliver", "nightly"):
         result = shop.run(job, f"{NEXT} 12:00", {"mode": "SEND"})
         assert result.success, job
-        assert _metadata(result)["blocked_by_checks"] == len(DUE) - 1, job
+        assert _metadata(result)["blocked_by_checks"] == PLANNED - 1, job
     assert set(shop.outbox()) == {"referral_offer"}  # handed off at 02:00; nothing after the plan broke
     decisions = dict(shop.query("select campaign_id, decision from sends.fct_send_decisions"))
     assert decisions == {c: "blocked" for c in DUE} | {"referral_offer": "planned"}
@@ -185,7 +190,7 @@ def test_backfills_plan_only_and_stale_sends_expire_unless_someone_asks(shop: Sh
     assert set(shop.outbox()) == {"referral_offer"}  # handed off at 02:00 by the nightly run
     # Asked to send, without an opt-in: still expired, never sent.
     result = shop.run("deliver", late, {"mode": "SEND"})
-    assert _metadata(result)["expired"] == len(DUE) - 1 and set(shop.outbox()) == {"referral_offer"}
+    assert _metadata(result)["expired"] == PLANNED - 1 and set(shop.outbox()) == {"referral_offer"}
     decisions = shop.query(
         "select decision, policy_step, detail from sends.fct_send_decisions where campaign_id = 'welcome_coupon'"
     )
@@ -218,7 +223,7 @@ def test_a_withdrawal_after_the_plan_wins_at_hand_off(shop: Shop) -> None:
     )
     result = shop.run("deliver", f"{NEXT} 10:00", {"mode": "SEND"})
     assert result.success and _metadata(result)["withheld_consent_changed"] == 1
-    assert set(shop.outbox()) == {"referral_offer", "help_offer", "consent_reconfirmation"}
+    assert set(shop.outbox()) == {"referral_offer", "help_offer", "consent_reconfirmation", "consent_change_notice"}
     ((decision, detail),) = shop.query(
         "select decision, detail from sends.fct_send_decisions where campaign_id = 'repurchase_reminder'"
     )

@@ -18,10 +18,12 @@ import dagster as dg
 import duckdb
 import pytest
 
+from channels.tracking.tokens import DEV_KEYS
+from orchestration.campaigns.links import DEFAULT_TRACK_URL
 from orchestration.definitions import defs
 from orchestration.defs.campaigns.send_lists import send_lists
 from orchestration.lib.clock import ClockResource
-from orchestration.lib.resources import ChannelsResource, WarehouseResource
+from orchestration.lib.resources import ChannelsResource, TrackingResource, WarehouseResource
 from tests.conftest import ShopEnv
 from tests.integration.test_campaigns_e2e import D, write_shop
 
@@ -237,7 +239,10 @@ def test_a_send_list_for_a_day_whose_audience_was_never_built_fails_naming_the_d
         [send_list],
         partition_key=day.isoformat(),
         instance=shop.instance,
-        resources={"warehouse": WarehouseResource(path=str(shop.warehouse))},
+        resources={
+            "warehouse": WarehouseResource(path=str(shop.warehouse)),
+            "tracking": TrackingResource(base_url=DEFAULT_TRACK_URL, signing_keys=DEV_KEYS),
+        },
         raise_on_error=False,
     )
     assert not result.success

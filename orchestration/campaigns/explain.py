@@ -1,7 +1,9 @@
 """`dangol explain`: why did (or didn't) this customer get this campaign's message on this day.
 
 Reads fct_send_decisions, fct_planned_sends and the delivery record, read-only; names the policy step
-that decided, its reason and the values that decided it. Contact details stay masked.
+that decided, its reason and the values that decided it, or what the hand-off decided (expired, blocked,
+withheld).
+Contact details stay masked.
 """
 
 from __future__ import annotations
@@ -58,6 +60,14 @@ def explain(con: duckdb.DuckDBPyConnection, customer_id: str, campaign: Campaign
         lines.extend(_planned_message(con, key))
     elif decision == "held_for_approval":
         lines.append(f"  HELD at step {STEP_NUMBER[Step.AUDIENCE_GUARD]}: {detail}")
+        lines.append("  it goes out only once a person approves it and the day is planned again")
+    elif decision == "expired":
+        lines.append(f"  NOT SENT: expired at hand-off, {detail}.")
+        lines.append("  a run may deliver it only with an explicit opt-in (deliver_past: max_age_hours, requested_by)")
+    elif decision == "blocked":
+        lines.append(f"  NOT SENT: blocked at hand-off, {detail}.")
+    elif decision == "withheld":
+        lines.append(f"  NOT SENT: withheld at hand-off, {detail}.")
     else:
         lines.append(f"  NOT SENT: excluded at step {STEP_NUMBER.get(Step(step), step)}, reason {reason}.")
         lines.append(f"  why: {detail}")

@@ -74,10 +74,10 @@ def _open(path: Path, read_only: bool, attempts: int = 30) -> duckdb.DuckDBPyCon
 
 @contextmanager
 def connect(
-    path: Path, *, read_only: bool = False, timezone: str = "Asia/Seoul"
+    path: Path, *, read_only: bool = False, timezone: str = "Asia/Seoul", timeout: float = 3600.0
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """Open the warehouse under the right lock; read-only connections share it."""
-    with warehouse_lock(path, exclusive=not read_only):
+    with warehouse_lock(path, exclusive=not read_only, timeout=timeout):
         if read_only and not path.exists():
             raise FileNotFoundError(f"no warehouse at {path}: run `dangol run` first")
         con = _open(path, read_only)

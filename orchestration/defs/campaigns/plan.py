@@ -15,6 +15,7 @@ from orchestration.campaigns.planning import (
     load_inputs,
     read_send_lists,
     record_approval,
+    reschedule_approved,
     write_catalogue,
     write_plan,
 )
@@ -162,7 +163,7 @@ def send_plan(
                     record_approval(con, campaign_id, day, decision, config.decided_by)
         send_list = read_send_lists(con, first, last, specs)
         inputs = load_inputs(con, first, last, send_list, Path(channels.ledger_path), policy)
-        result = plan(send_list, inputs, specs, policy)
+        result = plan(reschedule_approved(send_list, inputs.approvals, specs), inputs, specs, policy)
         write_plan(con, first, last, result)
         write_catalogue(con, specs.values())
     register_addresses(result, inputs)

@@ -77,9 +77,9 @@ def _report(result: dg.ExecuteInProcessResult, log_path: Path, verbose: bool, wh
     if not result.success:
         for event in result.all_events:
             if event.is_step_failure and event.step_failure_data:
+                error = event.step_failure_data.error
                 print(
-                    f"step {event.step_key} failed: {event.step_failure_data.error.message.strip()}",
-                    file=sys.stderr,
+                    f"step {event.step_key} failed: {error.message.strip() if error else '(no error)'}", file=sys.stderr
                 )
 
 

@@ -82,7 +82,7 @@ def _print_deliveries(con: duckdb.DuckDBPyConnection, day: date, replayed: Seque
         " where planned.as_of_date = ? and planned.state = 'scheduled' and delivered.send_key is null",
         [day],
     ).fetchone()
-    if waiting[1]:
+    if waiting and waiting[1]:
         print(f"waiting for their time: {waiting[1]:,} sends, the next at {waiting[0]:%Y-%m-%d %H:%M}")
 
 

@@ -43,6 +43,7 @@ from orchestration.lib.channels import open_adapter
 from orchestration.lib.clock import ClockResource
 from orchestration.lib.partitions import daily_partitions, window_backfill, window_days
 from orchestration.lib.resources import ChannelsResource, WarehouseResource
+from orchestration.lib.warehouse import scalar
 from orchestration.settings import load_settings
 
 PLANNED_SENDS_KEY = dg.AssetKey(["sends", "fct_planned_sends"])
@@ -206,15 +207,17 @@ def deliveries(
     context.log.info(f"{first} .. {last} at {now:%Y-%m-%d %H:%M} shop time: {run.why}")
     with warehouse.read() as con:
         planned = con.execute(_PLANNED_SQL, [first, last]).df()
-        handed_before = con.execute(
+        handed_before = scalar(
+            con,
             "select count(*) from sends.fct_planned_sends as planned join sends.deliveries as delivered"
             f" using (send_key) where planned.as_of_date between ? and ? and {_HANDED}",
             [first, last],
-        ).fetchone()[0]
-        held = con.execute(
+        )
+        held = scalar(
+            con,
             "select count(*) from sends.fct_planned_sends where as_of_date between ? and ? and state <> 'scheduled'",
             [first, last],
-        ).fetchone()[0]
+        )
         blocked = failed_checks(con, first, last) if len(planned) else {}
     for day, rules in blocked.items():
         context.log.error(f"the plan of {day} is not delivered: {rules}")

@@ -19,7 +19,7 @@ from orchestration.campaigns.handoff import Verdict, judge
 from orchestration.defs.schedules import deliver_job
 from orchestration.lib.clock import ClockResource
 from orchestration.lib.resources import WarehouseResource
-from orchestration.lib.warehouse import WarehouseBusy
+from orchestration.lib.warehouse import WarehouseBusy, scalar
 
 # Sends planned for days further back than this are left to the runs that planned them.
 LOOKBACK_DAYS = 7
@@ -63,10 +63,11 @@ def due_sends(context: dg.SensorEvaluationContext, warehouse: WarehouseResource,
         return dg.SkipReason("no warehouse yet")
     try:
         with warehouse.read(timeout=20) as con:
-            tables = con.execute(
+            tables = scalar(
+                con,
                 "select count(*) from information_schema.tables where table_schema = 'sends'"
-                " and table_name in ('fct_planned_sends', 'deliveries')"
-            ).fetchone()[0]
+                " and table_name in ('fct_planned_sends', 'deliveries')",
+            )
             if tables != 2:
                 return dg.SkipReason("nothing planned yet")
             waiting = con.execute(_WAITING_SQL, [now.date() - timedelta(days=LOOKBACK_DAYS), now]).df()

@@ -16,7 +16,7 @@ import pandas as pd
 
 from orchestration.lib.instance import prepare_instance
 from tests.conftest import PROJECT_ROOT, ShopEnv
-from tests.integration.test_nightly_run import D, write_designed_shop
+from tests.integration.test_nightly_run import D, measured_out, write_designed_shop
 
 BIN = Path(sys.executable).parent
 FINISHED = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
@@ -91,7 +91,8 @@ def test_daemon_backfill_and_nightly_run_share_the_warehouse(shop_env: ShopEnv) 
             "select send_date, count(*), count(distinct send_key) from sends.deliveries"
             " where campaign_id = 'repurchase_reminder' group by 1"
         ).fetchall()
-    assert sent == [(D, len(expected), len(expected))]
+    reminded = [c for c in expected if not measured_out(c)]
+    assert sent == [(D, len(reminded), len(reminded))]
 
     # Each fitted day (a window run fits its last day) against a run of that day alone, on its own warehouse.
     together = _fits_and_360(shop_env.warehouse, [last, D])

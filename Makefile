@@ -7,7 +7,7 @@ export UV_COMPILE_BYTECODE := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: demo test dev install lint bench clean
+.PHONY: demo test check dev install lint bench clean
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -23,14 +23,24 @@ install: $(VENV)/.installed
 demo: install
 	$(BIN)/dangol demo
 
-test: install
+test: check
 	$(BIN)/python -m pytest -q -m "not slow"
+
+# What guards the house before any test runs: lint, layout, types, the dbt project and the Dagster definitions.
+check: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/dbt parse --project-dir dbt_project --profiles-dir dbt_project --quiet
+	mkdir -p "$(DAGSTER_HOME)"
+	$(BIN)/dagster definitions validate -w workspace.yaml
 
 dev: install
 	$(BIN)/dangol dev
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 clean:
 	rm -rf $(VENV) warehouse demo_data .dagster_home dbt_project/target

@@ -331,11 +331,11 @@ class Ledger:
         shared = {g: keys for g, keys in groups.items() if len(keys) >= 8}
         rows = [[k, *g] for g, keys in groups.items() if g not in shared for k in keys]
         with self.atomic() as db:
-            for (state, provider_id, reason), keys in shared.items():
+            for (state_name, provider_id, reason), keys in shared.items():
                 db.execute(
                     "update messages set state = ?, provider_id = coalesce(?, provider_id), reason = ?,"
                     " updated_at = ? where key in (select value from json_each(?))",
-                    (state, provider_id, reason, now, json.dumps(keys)),
+                    (state_name, provider_id, reason, now, json.dumps(keys)),
                 )
             if rows:
                 db.execute(

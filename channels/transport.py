@@ -122,8 +122,8 @@ class LeanSession(requests.Session):
             or url.split(":", 1)[0] in self.proxies
         ):
             return super().request(method, url, *args, **kwargs)  # type: ignore[arg-type]
-        headers = self.headers.copy()
-        headers.update(kwargs.get("headers") or {})  # type: ignore[arg-type]
+        headers = CaseInsensitiveDict(self.headers)
+        headers.update(kwargs.get("headers") or {})  # type: ignore[call-overload]
         headers["Accept-Encoding"] = "identity"
         body = data.encode() if isinstance(data, str) else data
         if body is None and kwargs.get("json") is not None:

@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import os
 import sys
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,6 +15,8 @@ from zoneinfo import ZoneInfo
 from orchestration.settings import PROJECT_ROOT, load_settings
 
 if TYPE_CHECKING:
+    import dagster as dg
+
     from channels.tracking.app import TrackConfig
 
 DEFAULT_DAGSTER_HOME = PROJECT_ROOT / ".dagster_home"
@@ -46,8 +49,56 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_day(day: date, *, data_dir: Path | None = None, dry_run: bool = False, verbose: bool = False) -> bool:
+def _at(text: str) -> datetime:
+    """A shop-local moment from the command line: "2025-06-16 10:00" or ISO."""
+    return datetime.fromisoformat(text.replace(" ", "T"))
+
+
+def nightly_moment(day: date) -> datetime:
+    """When the nightly schedule runs for `day`: the next morning at the nightly hour, shop time."""
+    from orchestration.campaigns.send_list import planning_moment
+
+    return planning_moment(day)
+
+
+def _run_config(verbose: bool, at: datetime | None, delivery: Mapping[str, object] | None) -> dict[str, object]:
+    config: dict[str, object] = {"loggers": {"console": {"config": {"log_level": "DEBUG" if verbose else "WARNING"}}}}
+    if at is not None:
+        settings = load_settings()
+        config["resources"] = {"clock": {"config": {"frozen_at": at.isoformat(), "timezone": settings.timezone}}}
+    if delivery:
+        config["ops"] = {"deliveries": {"config": delivery}}
+    return config
+
+
+def _report(result: dg.ExecuteInProcessResult, log_path: Path, verbose: bool, what: str) -> None:
+    if not verbose:
+        print(f"{what} {result.run_id[:8]} {'succeeded' if result.success else 'FAILED'}; log: {log_path}")
+    if not result.success:
+        for event in result.all_events:
+            if event.is_step_failure and event.step_failure_data:
+                error = event.step_failure_data.error
+                print(
+                    f"step {event.step_key} failed: {error.message.strip() if error else '(no error)'}", file=sys.stderr
+                )
+
+
+def run_day(
+    day: date,
+    *,
+    data_dir: Path | None = None,
+    mode: str | None = None,
+    at: datetime | None = None,
+    deliver_past: dict[str, object] | None = None,
+    deliver_until: datetime | None = None,
+    verbose: bool = False,
+) -> tuple[bool, list[datetime]]:
     """Materialise the nightly job for one day, in process, on the instance in DAGSTER_HOME.
+
+    `at` fixes the shop's clock for the run (default: the real clock). With `deliver_until`, the run's clock
+    defaults to the nightly schedule's time, and the day's sends are then handed off at each of their due
+    times up to that moment, with the clock fixed at each: what the due_sends sensor does live. Returns
+    whether every run succeeded, and the hand-off times replayed.
 
     dbt's own output goes to a log file beside the warehouse unless `verbose`; Dagster prints warnings.
     """
@@ -56,6 +107,8 @@ def run_day(day: date, *, data_dir: Path | None = None, dry_run: bool = False, v
     if day < load_settings().start_date:
         os.environ["DANGOL_START_DATE"] = day.replace(month=1, day=1).isoformat()
     ensure_dagster_home()
+    if deliver_until is not None and at is None:
+        at = nightly_moment(day)
 
     from orchestration.lib.dbt import prepare_manifest
 
@@ -67,13 +120,11 @@ def run_day(day: date, *, data_dir: Path | None = None, dry_run: bool = False, v
 
     definitions = defs()
     job = definitions.resolve_job_def("nightly")
-    selection = None
-    if dry_run:
-        graph = definitions.resolve_asset_graph()
-        selection = [k for k in graph.materializable_asset_keys if k != dg.AssetKey(["deliveries"])]
+    # Dagster's enum config takes the member's name (PLAN, SEND).
+    delivery = {k: v for k, v in (("mode", mode and mode.upper()), ("deliver_past", deliver_past)) if v}
     log_path = load_settings().warehouse.parent / "logs" / f"run-{day}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    level = "DEBUG" if verbose else "WARNING"
+    replayed: list[datetime] = []
     from orchestration.lib.warehouse import run_lock
 
     # execute_in_process bypasses the code location's executor, which holds this lock for daemon runs.
@@ -86,21 +137,42 @@ def run_day(day: date, *, data_dir: Path | None = None, dry_run: bool = False, v
         result = job.execute_in_process(
             partition_key=day.isoformat(),
             instance=instance,
-            asset_selection=selection,
             raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": level}}}},
-            tags={"dangol/trigger": "cli", **({"dangol/dry_run": "true"} if dry_run else {})},
+            run_config=_run_config(verbose, at, delivery),
+            tags={"dangol/trigger": "cli", **({"dangol/mode": mode} if mode else {})},
         )
-    if not verbose:
-        print(f"run {result.run_id[:8]} {'succeeded' if result.success else 'FAILED'}; dbt log: {log_path}")
-    if not result.success:
-        for event in result.all_events:
-            if event.is_step_failure and event.step_failure_data:
-                print(
-                    f"step {event.step_key} failed: {event.step_failure_data.error.message.strip()}",
-                    file=sys.stderr,
+        ok = result.success
+        results = [(result, "run")]
+        if ok and deliver_until is not None:
+            deliver = definitions.resolve_job_def("deliver")
+            for moment in due_times(day, after=at, until=deliver_until):
+                handed = deliver.execute_in_process(
+                    partition_key=day.isoformat(),
+                    instance=instance,
+                    raise_on_error=False,
+                    run_config=_run_config(verbose, moment, {"mode": "SEND"}),
+                    tags={"dangol/trigger": "cli-replay", "dangol/clock": moment.isoformat()},
                 )
-    return result.success
+                replayed.append(moment)
+                results.append((handed, f"hand-off at {moment:%H:%M}"))
+                ok = ok and handed.success
+    for run_result, what in results:
+        _report(run_result, log_path, verbose, what)
+    return ok, replayed
+
+
+def due_times(day: date, *, after: datetime | None, until: datetime) -> list[datetime]:
+    """The distinct send times of a day's plan in (after, until]: when the due_sends sensor would hand off."""
+    from orchestration.lib.warehouse import connect
+
+    settings = load_settings()
+    with connect(settings.warehouse, read_only=True, timezone=settings.timezone) as con:
+        rows = con.execute(
+            "select distinct scheduled_at from sends.fct_planned_sends where as_of_date = ? and state = 'scheduled'"
+            " and scheduled_at <= ? order by 1",
+            [day, until],
+        ).fetchall()
+    return [r[0] for r in rows if after is None or r[0] > after]
 
 
 def _use_channels(mode: str | None) -> None:
@@ -119,14 +191,31 @@ def _print_fake_providers() -> None:
             print(f"  {path.stem:<14} {sum(1 for _ in handle):>8,}")
 
 
+def _deliver_past(args: argparse.Namespace) -> dict[str, object] | None:
+    if args.deliver_past_hours is None:
+        return None
+    if not args.requested_by:
+        raise SystemExit("--deliver-past-hours needs --requested-by (who asks for it is recorded)")
+    return {"max_age_hours": args.deliver_past_hours, "requested_by": args.requested_by, "note": args.note or ""}
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     _use_channels(args.channels)
     day = date.fromisoformat(args.date)
     data_dir = Path(args.data_dir) if args.data_dir else None
-    ok = run_day(day, data_dir=data_dir, dry_run=args.dry_run, verbose=args.verbose)
+    mode = "plan" if args.dry_run else args.mode
+    ok, replayed = run_day(
+        day,
+        data_dir=data_dir,
+        mode=mode,
+        at=_at(args.at) if args.at else None,
+        deliver_past=_deliver_past(args),
+        deliver_until=_at(args.deliver_until) if args.deliver_until else None,
+        verbose=args.verbose,
+    )
     from orchestration.summary import print_summary
 
-    print_summary(day, dry_run=args.dry_run)
+    print_summary(day, dry_run=mode == "plan", replayed=replayed)
     _print_fake_providers()
     return 0 if ok else 1
 
@@ -145,12 +234,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if summary.start_date < settings.start_date:
         os.environ["DANGOL_START_DATE"] = summary.start_date.isoformat()
     day = today - timedelta(days=1)
-    print(f"2/3 running the nightly job for {day} (warehouse {settings.warehouse}) ...")
-    ok = run_day(day, data_dir=data_dir)
+    night = nightly_moment(day)
+    print(
+        f"2/3 last night's job: the nightly run for {day} at {night:%Y-%m-%d %H:%M} (warehouse {settings.warehouse}),"
+        f" then each send handed off at its time today, with the clock fixed ..."
+    )
+    ok, replayed = run_day(day, data_dir=data_dir, deliver_until=datetime.combine(today, datetime.max.time()))
     print("3/3 summary")
     from orchestration.summary import print_summary
 
-    print_summary(day, dry_run=False)
+    print_summary(day, dry_run=False, replayed=replayed)
     _print_fake_providers()
     return 0 if ok else 1
 
@@ -293,12 +386,30 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("run", help="run the nightly job for one day, in process")
     run.add_argument("--date", required=True, help="the shop-local day, YYYY-MM-DD")
     run.add_argument("--data-dir", help="the CSV folder (default: DANGOL_DATA_DIR or demo_data)")
-    run.add_argument("--dry-run", action="store_true", help="build everything up to the send lists, deliver nothing")
+    run.add_argument("--dry-run", action="store_true", help="plan and preview, deliver nothing (--mode plan)")
+    run.add_argument(
+        "--mode",
+        choices=("plan", "send"),
+        help="plan: send lists and previews only; send: hand off what is due (default: send for one day)",
+    )
+    run.add_argument("--at", help='the shop clock for the run, "YYYY-MM-DD HH:MM" (default: the real clock)')
+    run.add_argument(
+        "--deliver-until",
+        help='then hand the day\'s sends off at each due time up to this moment, "YYYY-MM-DD HH:MM", with the clock'
+        " fixed at each (what the due_sends sensor does live); the run itself is then at the nightly time",
+    )
+    run.add_argument(
+        "--deliver-past-hours", type=float, help="also deliver sends up to this many hours late (an explicit opt-in)"
+    )
+    run.add_argument("--requested-by", help="who asks for --deliver-past-hours (recorded)")
+    run.add_argument("--note", help="why (recorded with --deliver-past-hours)")
     run.add_argument("--verbose", action="store_true", help="show Dagster's and dbt's full logs")
     run.add_argument("--channels", choices=CHANNEL_MODES, help="outbox (default), fake providers, or live ones")
     run.set_defaults(func=cmd_run)
 
-    demo = sub.add_parser("demo", help="generate a demo shop, run yesterday, print what was delivered")
+    demo = sub.add_parser(
+        "demo", help="generate a demo shop, run last night's job, hand off today's sends, print what was delivered"
+    )
     demo.add_argument("--customers", type=int, default=5_000)
     demo.add_argument("--days", type=int, default=760, help="history length (> 2 years: consent re-confirmations)")
     demo.add_argument("--seed", type=int, default=7)

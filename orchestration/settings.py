@@ -31,7 +31,6 @@ class Settings:
     currency: str
     start_date: date
     nightly_hour: int
-    morning_delivery_hour: int
 
     @property
     def tz(self) -> ZoneInfo:
@@ -59,5 +58,4 @@ def load_settings() -> Settings:
         currency=os.environ.get("DANGOL_CURRENCY", "KRW"),
         start_date=date.fromisoformat(os.environ.get("DANGOL_START_DATE", "2024-01-01")),
         nightly_hour=int(os.environ.get("DANGOL_NIGHTLY_HOUR", "2")),
-        morning_delivery_hour=int(os.environ.get("DANGOL_MORNING_DELIVERY_HOUR", "10")),
     )

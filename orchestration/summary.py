@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Sequence
+from datetime import date, datetime
 
 import duckdb
 
-from orchestration.lib.warehouse import connect
+from orchestration.lib.warehouse import connect, scalar
 from orchestration.settings import load_settings
 
 
 def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
     return bool(
-        con.execute(
+        scalar(
+            con,
             "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
             [schema, table],
-        ).fetchone()[0]
+        )
     )
 
 
@@ -56,7 +58,35 @@ def _print_plan(con: duckdb.DuckDBPyConnection, day: date) -> None:
     print(f"why (not) a customer: dangol explain --customer <id> --campaign <id> --date {day}")
 
 
-def print_summary(day: date, *, dry_run: bool) -> None:
+def _print_deliveries(con: duckdb.DuckDBPyConnection, day: date, replayed: Sequence[datetime]) -> None:
+    """What the hand-off did with the day's sends: delivered per campaign, channel and state, and what waits."""
+    if replayed:
+        times = ", ".join(f"{t:%H:%M}" for t in replayed)
+        print(
+            f"hand-offs: each send at its scheduled time ({replayed[0]:%Y-%m-%d} {times}), run here with the shop clock"
+            " fixed at that time; live, the due_sends sensor does it"
+        )
+    print("delivered (campaign / channel / state):")
+    rows = con.execute(
+        "select campaign_id, channel, state, count(*) from sends.deliveries where send_date = ?"
+        " group by 1, 2, 3 order by 1, 2, 3",
+        [day],
+    ).fetchall()
+    for campaign, channel, state, n in rows:
+        print(f"  {campaign:<28} {channel:<10} {state:<10} {n:>8,}")
+    if not rows:
+        print("  nothing handed off for this day yet")
+    waiting = con.execute(
+        "select min(planned.scheduled_at), count(*) from sends.fct_planned_sends as planned"
+        " left join sends.deliveries as delivered using (send_key)"
+        " where planned.as_of_date = ? and planned.state = 'scheduled' and delivered.send_key is null",
+        [day],
+    ).fetchone()
+    if waiting and waiting[1]:
+        print(f"waiting for their time: {waiting[1]:,} sends, the next at {waiting[0]:%Y-%m-%d %H:%M}")
+
+
+def print_summary(day: date, *, dry_run: bool, replayed: Sequence[datetime] = ()) -> None:
     settings = load_settings()
     if not settings.warehouse.exists():
         print("no warehouse yet: the run failed before anything was loaded")
@@ -64,7 +94,7 @@ def print_summary(day: date, *, dry_run: bool) -> None:
     with connect(settings.warehouse, read_only=True, timezone=settings.timezone) as con:
         print(f"\n=== dangol: {day} (shop time {settings.timezone}) ===")
         if _table_exists(con, "marts", "dim_customers"):
-            total = con.execute("select count(*) from marts.dim_customers").fetchone()[0]
+            total = scalar(con, "select count(*) from marts.dim_customers")
             print(f"customers: {total:,}")
             print("segments (lifecycle stage):")
             for stage, n in con.execute(
@@ -79,18 +109,9 @@ def print_summary(day: date, *, dry_run: bool) -> None:
         if _table_exists(con, "sends", "fct_send_decisions"):
             _print_plan(con, day)
         if dry_run:
-            print("dry run: nothing was delivered")
-        elif _table_exists(con, "sends", "deliveries"):
-            print("delivered (campaign / channel / state):")
-            rows = con.execute(
-                "select campaign_id, channel, state, count(*) from sends.deliveries where send_date = ?"
-                " group by 1, 2, 3 order by 1, 2, 3",
-                [day],
-            ).fetchall()
-            for campaign, channel, state, n in rows:
-                print(f"  {campaign:<28} {channel:<10} {state:<10} {n:>8,}")
-            if not rows:
-                print("  nothing to deliver for this day")
+            print("dry run: nothing was delivered (mode plan)")
+        elif _table_exists(con, "sends", "deliveries") and _table_exists(con, "sends", "fct_planned_sends"):
+            _print_deliveries(con, day, replayed)
     print(f"outbox: {settings.outbox_dir / 'outbox.jsonl'} (table: {settings.outbox_dir / 'outbox.sqlite'})")
     print(f"ledger: {settings.ledger}")
     print("open the Dagster UI on this warehouse: make dev  (http://127.0.0.1:3000)")

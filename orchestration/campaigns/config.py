@@ -76,6 +76,14 @@ class GuardSettings(_Strict):
     max_share: float = Field(default=0.3, gt=0, le=1)
 
 
+class DeliverySettings(_Strict):
+    """When a planned send may still be handed to a provider. A send more than `catch_up_hours` past its
+    time is not delivered but recorded as expired: a backfill or a late run never sends stale messages
+    (a welcome coupon days late). Delivering older sends needs a run's explicit, typed opt-in."""
+
+    catch_up_hours: float = Field(default=4.0, gt=0, le=72)
+
+
 class PolicyConfig(_Strict):
     existing_customer_exception: ExistingCustomerException = ExistingCustomerException()
     night: NightSettings = NightSettings()
@@ -86,10 +94,11 @@ class PolicyConfig(_Strict):
     )
     control_group: ControlGroup = ControlGroup()
     guard: GuardSettings = GuardSettings()
+    delivery: DeliverySettings = DeliverySettings()
     prices_krw: dict[MessageType, float] = Field(
         default_factory=lambda: {
-            MessageType.SMS: 12,
-            MessageType.LMS: 39,
+            MessageType.SMS: 12.0,
+            MessageType.LMS: 39.0,
             MessageType.ALIMTALK: 10,
             MessageType.EMAIL: 1,
             MessageType.APP_PUSH: 0,

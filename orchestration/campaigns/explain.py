@@ -1,7 +1,9 @@
 """`dangol explain`: why did (or didn't) this customer get this campaign's message on this day.
 
 Reads fct_send_decisions, fct_planned_sends and the delivery record, read-only; names the policy step
-that decided, its reason and the values that decided it. Contact details stay masked.
+that decided, its reason and the values that decided it, or what the hand-off decided (expired, blocked,
+withheld).
+Contact details stay masked.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import duckdb
 from channels.masking import mask_address, mask_text
 from orchestration.campaigns.policy import Step
 from orchestration.campaigns.spec import CampaignSpec
+from orchestration.lib.warehouse import scalar
 
 # The issue's numbering of the policy steps (render shares step 2 with suppression: both pick the channel).
 STEP_NUMBER = {
@@ -31,9 +34,11 @@ STEP_NUMBER = {
 
 def _exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
     return bool(
-        con.execute(
-            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, table]
-        ).fetchone()[0]
+        scalar(
+            con,
+            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+            [schema, table],
+        )
     )
 
 
@@ -44,7 +49,8 @@ def explain(con: duckdb.DuckDBPyConnection, customer_id: str, campaign: Campaign
     head = f"{title}, customer {customer_id}, {day}:"
     if not _exists(con, "sends", "fct_send_decisions"):
         return f"{head}\n  no decisions in this warehouse yet: run the day first (dangol run --date {day})."
-    row = con.execute(
+    row = scalar(
+        con,
         "select decision, policy_step, reason, detail, channels_considered, send_key, cycle"
         " from sends.fct_send_decisions where customer_id = ? and campaign_id = ? and as_of_date = ?",
         [customer_id, campaign_id, day],
@@ -58,6 +64,14 @@ def explain(con: duckdb.DuckDBPyConnection, customer_id: str, campaign: Campaign
         lines.extend(_planned_message(con, key))
     elif decision == "held_for_approval":
         lines.append(f"  HELD at step {STEP_NUMBER[Step.AUDIENCE_GUARD]}: {detail}")
+        lines.append("  it goes out only once a person approves it and the day is planned again")
+    elif decision == "expired":
+        lines.append(f"  NOT SENT: expired at hand-off, {detail}.")
+        lines.append("  a run may deliver it only with an explicit opt-in (deliver_past: max_age_hours, requested_by)")
+    elif decision == "blocked":
+        lines.append(f"  NOT SENT: blocked at hand-off, {detail}.")
+    elif decision == "withheld":
+        lines.append(f"  NOT SENT: withheld at hand-off, {detail}.")
     else:
         lines.append(f"  NOT SENT: excluded at step {STEP_NUMBER.get(Step(step), step)}, reason {reason}.")
         lines.append(f"  why: {detail}")
@@ -99,12 +113,9 @@ def _not_considered(
 ) -> str:
     ran = con.execute(
         "select count(*) from sends.fct_send_decisions where campaign_id = ? and as_of_date = ?", [campaign_id, day]
-    ).fetchone()[0]
-    known = (
-        _exists(con, "staging", "stg_shop__customers")
-        and con.execute(
-            "select count(*) from staging.stg_shop__customers where customer_id = ?", [customer_id]
-        ).fetchone()[0]
+    )
+    known = _exists(con, "staging", "stg_shop__customers") and scalar(
+        con, "select count(*) from staging.stg_shop__customers where customer_id = ?", [customer_id]
     )
     if not known:
         return f"  NOT SENT: there is no customer {customer_id} in the shop's customer file."

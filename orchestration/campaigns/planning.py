@@ -19,6 +19,7 @@ import pandas as pd
 from channels.ledger import Ledger, State
 from orchestration.campaigns.config import PolicyConfig
 from orchestration.campaigns.eligibility import read_eligibility
+from orchestration.campaigns.handoff import DELIVERIES_DDL, REFUSED
 from orchestration.campaigns.policy import (
     CAMPAIGN_DAY_COLUMNS,
     DECISION_COLUMNS,
@@ -28,8 +29,9 @@ from orchestration.campaigns.policy import (
     PolicyResult,
     SendState,
 )
-from orchestration.campaigns.send_list import SEND_LIST_COLUMNS
+from orchestration.campaigns.send_list import SEND_LIST_COLUMNS, next_send_after
 from orchestration.campaigns.spec import CampaignSpec
+from orchestration.settings import load_settings
 
 PLAN_DDL = """
 create schema if not exists sends;
@@ -109,7 +111,9 @@ where as_of_date between ? and ? group by as_of_date
 
 
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """The plan's tables, and the delivery record fct_send_decisions reads the hand-off's refusals from."""
     con.execute(PLAN_DDL)
+    con.execute(DELIVERIES_DDL)
 
 
 def read_send_lists(
@@ -160,7 +164,9 @@ def load_inputs(
         [last, first, last],
     ).df()
     approvals = con.execute(
-        "select campaign_id, as_of_date, decision from sends.approvals where as_of_date between ? and ?", [first, last]
+        "select campaign_id, as_of_date, decision, recorded_at as decided_at from sends.approvals"
+        " where as_of_date between ? and ?",
+        [first, last],
     ).df()
     known = con.execute(_CUSTOMERS_KNOWN_SQL, [first, last]).fetchall()
     keys = sorted(set(send_list["send_key"])) if len(send_list) else []
@@ -195,6 +201,11 @@ def write_plan(con: duckdb.DuckDBPyConnection, first: date, last: date, result: 
     _replace(con, "planned_sends_rendered", result.planned[PLANNED_COLUMNS].assign(planned_at=now), first, last)
     _replace(con, "send_decisions_raw", result.decisions[DECISION_COLUMNS].assign(decided_at=now), first, last)
     _replace(con, "campaign_days", result.campaign_days[CAMPAIGN_DAY_COLUMNS].assign(decided_at=now), first, last)
+    # A new plan is judged again at its hand-off: the old plan's refusals (expired, blocked) no longer apply.
+    con.execute(
+        f"delete from sends.deliveries where send_date between ? and ? and state in ({', '.join('?' * len(REFUSED))})",
+        [first, last, *(str(v) for v in REFUSED)],
+    )
     con.execute("commit")
 
 
@@ -233,16 +244,45 @@ def write_catalogue(con: duckdb.DuckDBPyConnection, specs: Iterable[CampaignSpec
 
 
 def record_approval(
-    con: duckdb.DuckDBPyConnection, campaign_id: str, day: date, decision: str, decided_by: str, note: str = ""
+    con: duckdb.DuckDBPyConnection,
+    campaign_id: str,
+    day: date,
+    decision: str,
+    decided_by: str,
+    note: str = "",
+    at: datetime | None = None,
 ) -> None:
-    """A person's answer to a held send list: `approved` lets it go on the next run, `rejected` drops it."""
+    """A person's answer to a held send list: `approved` lets it go on the next run, `rejected` drops it.
+
+    `at` (shop-local, default now): an approved list goes at the campaign's next send time after it."""
     if decision not in ("approved", "rejected"):
         raise ValueError("decision is approved or rejected")
     ensure_tables(con)
+    at = at or datetime.now(load_settings().tz).replace(tzinfo=None, microsecond=0)
     con.execute(
         "insert or replace into sends.approvals values (?, ?, ?, ?, ?, ?)",
-        [campaign_id, day, decision, decided_by, note, datetime.now()],
+        [campaign_id, day, decision, decided_by, note, at],
     )
+
+
+def reschedule_approved(
+    send_list: pd.DataFrame, approvals: pd.DataFrame, specs: Mapping[str, CampaignSpec]
+) -> pd.DataFrame:
+    """A held send list approved after its send time goes at the campaign's next send time after the approval,
+    not at a time already past (it would expire at hand-off); caps then count the day it really arrives."""
+    approved = approvals[approvals["decision"] == "approved"]
+    if not len(send_list) or not len(approved):
+        return send_list
+    decided = {
+        (str(r.campaign_id), pd.Timestamp(r.as_of_date).date()): pd.Timestamp(r.decided_at).to_pydatetime()
+        for r in approved.itertuples(index=False)
+    }
+    out = send_list.copy()
+    out["base_scheduled_at"] = [
+        next_send_after(specs[c], pd.Timestamp(at).to_pydatetime(), decided[(c, d)]) if (c, d) in decided else at
+        for c, d, at in zip(out["campaign_id"], out["as_of_date"], out["base_scheduled_at"], strict=True)
+    ]
+    return out
 
 
 def data_of(value: str | None) -> Mapping[str, str]:

@@ -285,7 +285,9 @@ def channel_verdicts(
         {"ad": "ad consent", "info": "info consent", "legal_notice": "info consent"}
     )
 
-    steps, reasons, details = [], [], []
+    steps: list[Step | None] = []
+    reasons: list[Reason | None] = []
+    details: list[str] = []
     for i, row in enumerate(rows.itertuples(index=False)):
         channel = str(row.channel)
         reason = row.ineligible_reason if isinstance(row.ineligible_reason, str) else None

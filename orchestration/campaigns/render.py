@@ -16,7 +16,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, Template, Undefined
+from jinja2 import StrictUndefined, Template, TemplateRuntimeError, Undefined
 from jinja2.sandbox import SandboxedEnvironment
 
 from channels import models
@@ -24,7 +24,7 @@ from channels import models
 _env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
 
 
-class EmptyValue(Exception):
+class EmptyValue(TemplateRuntimeError):
     """A template printed a value this customer does not have (and gave no wording for that case)."""
 
 

@@ -4,7 +4,7 @@ channel of the plan, before the policy decides who gets which (or nothing, and w
 from __future__ import annotations
 
 import hashlib
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import duckdb
@@ -17,6 +17,7 @@ from orchestration.campaigns.links import Tracking
 from orchestration.campaigns.policy import CANDIDATE_COLUMNS, CHANNEL_COLUMNS, data_json
 from orchestration.campaigns.render import Blank
 from orchestration.campaigns.spec import CampaignSpec
+from orchestration.settings import load_settings
 
 SEND_LIST_COLUMNS = [*CANDIDATE_COLUMNS, *CHANNEL_COLUMNS]
 
@@ -113,17 +114,40 @@ def read_audience(con: duckdb.DuckDBPyConnection, spec: CampaignSpec, first: dat
     return audience
 
 
+def planning_moment(day: date) -> datetime:
+    """When the nightly run plans `day`: the next morning at the nightly hour (02:00), shop-local."""
+    return datetime.combine(day + timedelta(days=1), time(load_settings().nightly_hour))
+
+
 def base_schedule(spec: CampaignSpec, day: date, record: dict[str, Any]) -> datetime:
-    """Shop-local: the daily time on the as-of day, or the event time plus the campaign's delay."""
+    """Shop-local: the campaign's next send time after the day is planned.
+
+    The nightly run plans day D at 02:00 on D+1, so a daily campaign goes at its `daily_at` on D+1 (or D+2
+    when `daily_at` is before the nightly hour); an event campaign at the event time plus its delay, or at
+    planning when that moment has already passed. Never a time before planning: that would be stale on
+    arrival (and expire at hand-off)."""
+    planned = planning_moment(day)
     if spec.schedule.daily_at is not None:
-        return datetime.combine(day, spec.schedule.daily_at)
+        at = datetime.combine(day + timedelta(days=1), spec.schedule.daily_at)
+        return at if at >= planned else at + timedelta(days=1)
     event = record[spec.schedule.after_event or ""]
     if event is None or pd.isna(event):
         raise AudienceError(
             f"{spec.id}.yaml: schedule.after_event: {spec.schedule.after_event} is empty for customer"
             f" {record['customer_id']} on {day}"
         )
-    return pd.Timestamp(event).to_pydatetime() + timedelta(minutes=spec.schedule.delay_minutes)
+    return max(pd.Timestamp(event).to_pydatetime() + timedelta(minutes=spec.schedule.delay_minutes), planned)
+
+
+def next_send_after(spec: CampaignSpec, scheduled: datetime, moment: datetime) -> datetime:
+    """`scheduled`, or when `moment` is later, the campaign's next send time at or after `moment`: its
+    `daily_at` (that day or the next), or `moment` itself for an event campaign."""
+    if moment <= scheduled:
+        return scheduled
+    if spec.schedule.daily_at is None:
+        return moment
+    at = datetime.combine(moment.date(), spec.schedule.daily_at)
+    return at if at >= moment else at + timedelta(days=1)
 
 
 def build_send_list(

@@ -6,6 +6,7 @@ import dagster as dg
 
 from channels.tracking.tokens import DEV_KEYS
 from orchestration.campaigns.links import DEFAULT_TRACK_URL
+from orchestration.lib.clock import ClockResource
 from orchestration.lib.dbt import dbt_cli_resource
 from orchestration.lib.resources import ChannelsResource, TrackingResource, WarehouseResource
 from orchestration.settings import load_settings
@@ -23,6 +24,7 @@ def resources() -> dg.Definitions:
                 outbox_dir=str(settings.outbox_dir),
                 ledger_path=str(settings.ledger),
             ),
+            "clock": ClockResource(timezone=settings.timezone),
             # The signing keys stay an EnvVar (resolved at run time, never shown in the UI) once they are set;
             # a fresh clone signs with the development key.
             "tracking": TrackingResource(

@@ -29,6 +29,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from orchestration.lib.warehouse import scalar
 from orchestration.settings import PROJECT_ROOT
 
 DEFAULT_SOURCE = PROJECT_ROOT.parent / "shared" / "data" / "online_retail" / "lines.csv.gz"
@@ -179,18 +180,18 @@ def convert(source: Path, out_dir: Path) -> ImportSummary:
             """
         )
 
-        def scalar(sql: str) -> int:
-            return int(con.execute(sql).fetchone()[0])
+        def count(sql: str) -> int:
+            return int(scalar(con, sql))
 
         return ImportSummary(
             out_dir=out_dir,
             lines_read=len(lines),
-            lines_kept=scalar("select count(*) from kept"),
-            lines_rejected=scalar("select count(distinct source_line) from rejects"),
+            lines_kept=count("select count(*) from kept"),
+            lines_rejected=count("select count(distinct source_line) from rejects"),
             rejects_by_rule=dict(con.execute("select rule, count(*) from rejects group by 1 order by 1").fetchall()),
-            customers=scalar("select count(distinct customer_id) from typed where customer_id is not null"),
-            orders=scalar("select count(distinct invoice_no) from kept"),
-            products=scalar("select count(distinct stock_code) from kept"),
+            customers=count("select count(distinct customer_id) from typed where customer_id is not null"),
+            orders=count("select count(distinct invoice_no) from kept"),
+            products=count("select count(distinct stock_code) from kept"),
         )
     finally:
         con.close()

@@ -14,6 +14,7 @@ from pathlib import Path
 import duckdb
 
 from orchestration.ingest.contract import CONTRACTS, Column, FileContract, Kind
+from orchestration.lib.warehouse import scalar
 
 log = logging.getLogger(__name__)
 
@@ -203,7 +204,7 @@ def load_file(
     # are numbered by the lines left over once the rejected ones are taken out.
     con.execute("create or replace temp table _lines as select rowid as rid, rowid + 2 as line from _src")
     if rejects:
-        total = con.execute("select count(*) from _src").fetchone()[0] + len(rejects)
+        total = scalar(con, "select count(*) from _src") + len(rejects)
         con.execute(
             "create or replace temp table _lines as select row_number() over (order by range) - 1 as rid,"
             " range as line from range(2, ?) where range not in (select unnest(?::bigint[]))",
@@ -257,9 +258,9 @@ def load_file(
     report = FileReport(
         contract.table,
         present=True,
-        rows_read=con.execute("select count(*) from _text").fetchone()[0] + len(rejects),
-        rows_loaded=con.execute(f"select count(*) from {target}").fetchone()[0],
-        quarantined_rows=con.execute("select count(distinct _line) from _bad").fetchone()[0],
+        rows_read=scalar(con, "select count(*) from _text") + len(rejects),
+        rows_loaded=scalar(con, f"select count(*) from {target}"),
+        quarantined_rows=scalar(con, "select count(distinct _line) from _bad"),
         rules=rules,
     )
     for name in ("_src", "_lines", "_text", "_parsed", "_good", "_bad"):
@@ -285,7 +286,7 @@ def load_import_rejects(con: duckdb.DuckDBPyConnection, data_dir: Path, now_loca
         " order by cast(source_line as bigint), rule",
         [now_local, str(path)],
     )
-    return con.execute(f"select count(*) from raw.quarantine where file not in {contract_files}").fetchone()[0]
+    return scalar(con, f"select count(*) from raw.quarantine where file not in {contract_files}")
 
 
 def load_folder(con: duckdb.DuckDBPyConnection, data_dir: Path, timezone: str, now_local: datetime) -> list[FileReport]:

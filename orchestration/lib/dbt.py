@@ -8,8 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtProject
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject
 
 from orchestration.settings import PROJECT_ROOT
 
@@ -59,7 +58,5 @@ class DangolDbtTranslator(DagsterDbtTranslator):
 translator = DangolDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_code_references=False))
 
 
-def dbt_cli_resource() -> dg.ConfigurableResource:
-    from dagster_dbt import DbtCliResource
-
+def dbt_cli_resource() -> DbtCliResource:
     return DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE, profiles_dir=str(DBT_PROJECT_DIR))

@@ -37,7 +37,9 @@ class _RunLocked(dg.Executor):
             yield from self._inner.execute(plan_context, execution_plan)
 
 
-@dg.executor(name="warehouse_in_process", config_schema=dg.in_process_executor.config_schema)
+@dg.executor(name="warehouse_in_process", config_schema=dg.in_process_executor.config_schema.as_field())
 def warehouse_executor(init_context: dg.InitExecutorContext) -> dg.Executor:
     """In process (the warehouse pool serialises writing steps anyway) and one run at a time."""
-    return _RunLocked(dg.in_process_executor.executor_creation_fn(init_context))
+    create_in_process = dg.in_process_executor.executor_creation_fn
+    assert create_in_process is not None  # Dagster's own executor always has one
+    return _RunLocked(create_in_process(init_context))

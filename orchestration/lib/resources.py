@@ -29,8 +29,9 @@ class WarehouseResource(dg.ConfigurableResource):
             yield con
 
     @contextmanager
-    def read(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        with connect(self.file, read_only=True, timezone=self.timezone) as con:
+    def read(self, timeout: float = 3600.0) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A shared read; a sensor passes a short `timeout` rather than wait for a writing run."""
+        with connect(self.file, read_only=True, timezone=self.timezone, timeout=timeout) as con:
             yield con
 
     @contextmanager

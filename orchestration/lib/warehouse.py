@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import fcntl
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -73,10 +74,10 @@ def _open(path: Path, read_only: bool, attempts: int = 30) -> duckdb.DuckDBPyCon
 
 @contextmanager
 def connect(
-    path: Path, *, read_only: bool = False, timezone: str = "Asia/Seoul"
+    path: Path, *, read_only: bool = False, timezone: str = "Asia/Seoul", timeout: float = 3600.0
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """Open the warehouse under the right lock; read-only connections share it."""
-    with warehouse_lock(path, exclusive=not read_only):
+    with warehouse_lock(path, exclusive=not read_only, timeout=timeout):
         if read_only and not path.exists():
             raise FileNotFoundError(f"no warehouse at {path}: run `dangol run` first")
         con = _open(path, read_only)
@@ -85,3 +86,11 @@ def connect(
             yield con
         finally:
             con.close()
+
+
+def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[object] | None = None) -> Any:
+    """The single value of a query that returns one row (a count, a max): one way to read it, typed."""
+    row = con.execute(sql, params).fetchone()
+    if row is None:
+        raise LookupError(f"the query returned no row: {sql.split()[0]} ...")
+    return row[0]

@@ -250,8 +250,9 @@ def test_build_send_list(shop: duckdb.DuckDBPyConnection) -> None:
     assert len(listed) == 6  # 3 customers x 2 channels
     first = listed[(listed["customer_id"] == "c1") & (listed["channel"] == "email")].iloc[0]
     assert first["cycle"] == "2025-05-01"
-    assert str(first["base_scheduled_at"]) == "2025-06-15 21:30:00"  # the event plus the delay
-    assert first["body"].startswith("HELLO-") and "2025-06-22까지" in first["body"]
+    # The event plus the delay (21:30 on D) has passed when the nightly run plans D at 02:00 on D+1.
+    assert str(first["base_scheduled_at"]) == "2025-06-16 02:00:00"
+    assert first["body"].startswith("HELLO-") and "2025-06-23까지" in first["body"]
     again = build_send_list(shop, campaign, date(2025, 6, 15), date(2025, 6, 15), SENDER, TRACKING)
     assert list(again["body"]) == list(listed["body"])  # the same personal code on a rerun
     no_name = listed[(listed["customer_id"] == "c2") & (listed["channel"] == "sms")].iloc[0]

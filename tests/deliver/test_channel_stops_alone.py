@@ -9,14 +9,13 @@ from datetime import date, datetime
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 import pandas as pd
 import pytest
 
 from channels.fakes import FakeSet, running_fakes
 from channels.ledger import Ledger, State
-from orchestration.defs.deliver.deliveries import deliveries
-from orchestration.lib.resources import ChannelsResource, WarehouseResource
+from orchestration.defs.deliver.deliveries import hand_off, raise_if_stopped
+from orchestration.lib.resources import ChannelsResource
 
 DAY = date(2026, 12, 4)
 
@@ -58,12 +57,7 @@ def planned(key: str, channel: str, address: str) -> dict[str, object]:
 def test_a_missing_variable_stops_only_its_channel(
     fakes: FakeSet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    warehouse = tmp_path / "warehouse.duckdb"
     rows = pd.DataFrame([planned("k-email", "email", "minji@example.com"), planned("k-sms", "sms", "01012345678")])
-    with duckdb.connect(str(warehouse)) as con:
-        con.execute("create schema sends")
-        con.register("rows", rows)
-        con.execute("create table sends.fct_planned_sends as select * from rows")
     sms = fakes.describe()["nhn_sms"]
     for name in ("SENDGRID_API_KEY", "DANGOL_EMAIL_PROVIDER"):
         monkeypatch.delenv(name, raising=False)
@@ -74,16 +68,14 @@ def test_a_missing_variable_stops_only_its_channel(
     monkeypatch.setenv("NHN_SMS_BASE_URL", sms["base_url"])
     ledger = tmp_path / "ledger.sqlite"
     context = dg.build_asset_context(partition_key=DAY.isoformat())
+    # The hand-off of the due sends (the asset's gate, clock and records are tested in
+    # tests/integration/test_handoff_runs.py): each channel on its own, the failure after all of them.
+    channels = ChannelsResource(mode="live", outbox_dir=str(tmp_path / "outbox"), ledger_path=str(ledger))
+    recorded, stopped = hand_off(context, rows, channels)
     with pytest.raises(dg.Failure) as failure:
-        deliveries(
-            context,
-            warehouse=WarehouseResource(path=str(warehouse)),
-            channels=ChannelsResource(mode="live", outbox_dir=str(tmp_path / "outbox"), ledger_path=str(ledger)),
-        )
+        raise_if_stopped(stopped)
     assert "email" in str(failure.value) and "SENDGRID_API_KEY" in str(failure.value)
     assert fakes.nhn_sms.received_keys() == ["k-sms"]  # the channel after it still went
     with Ledger(ledger) as led:
         assert {r.key: r.state for r in led.rows(keys=["k-sms", "k-email"])} == {"k-sms": State.ACCEPTED}
-    with duckdb.connect(str(warehouse)) as con:
-        recorded = con.execute("select send_key, state from sends.deliveries").fetchall()
-    assert recorded == [("k-sms", "accepted")]
+    assert list(zip(recorded["send_key"], recorded["state"], strict=True)) == [("k-sms", "accepted")]

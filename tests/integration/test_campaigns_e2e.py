@@ -147,7 +147,7 @@ def test_the_designed_customers_are_not_measured_out() -> None:
 def test_every_campaign_reaches_its_designed_customer(shop_env: ShopEnv) -> None:
     data = shop_env.root / "shop"
     write_shop(data)
-    shop_env.dangol("run", "--date", D.isoformat(), "--data-dir", str(data))
+    shop_env.dangol("run", "--date", D.isoformat(), "--data-dir", str(data), "--deliver-until", _at(1, "23:00"))
 
     sent = {(m["campaign_id"], m["customer_id"]): m for m in _outbox(shop_env)}
     expected = {(campaign, cid): channel for cid, (*_, campaign, channel, _) in CUSTOMERS.items()}
@@ -204,7 +204,8 @@ def broken_campaigns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_a_broken_audience_model_is_held_until_a_person_approves(shop_env: ShopEnv, broken_campaigns: Path) -> None:
     data = shop_env.root / "shop"
     write_shop(data)
-    first = shop_env.dangol("run", "--date", D.isoformat(), "--data-dir", str(data), check=False)
+    until = ("--deliver-until", _at(1, "23:00"))
+    first = shop_env.dangol("run", "--date", D.isoformat(), "--data-dir", str(data), *until, check=False)
     # A hold is the guard working: the run succeeds, warns with the way out, and delivers the others.
     assert first.returncode == 0, first.stdout + first.stderr
     assert f"dangol approve --campaign vip_blast --date {D}" in first.stdout
@@ -223,7 +224,7 @@ def test_a_broken_audience_model_is_held_until_a_person_approves(shop_env: ShopE
     assert state == ("held",)
 
     shop_env.dangol("approve", "--campaign", "vip_blast", "--date", D.isoformat(), "--by", "test")
-    shop_env.dangol("run", "--date", D.isoformat(), "--data-dir", str(data))
+    shop_env.dangol("run", "--date", D.isoformat(), "--data-dir", str(data), *until)
     blasted = {m["customer_id"] for m in _outbox(shop_env) if m["campaign_id"] == "vip_blast"}
     assert len(blasted) == blast["held_for_approval"]  # approved: the held sends go out on the rerun
     with duckdb.connect(str(shop_env.warehouse), read_only=True) as con:

@@ -1,6 +1,7 @@
 """A backfill launched through the real Dagster daemon and a nightly CLI run, at the same time, on the same
-DuckDB file: neither may fail on the warehouse lock, every day gets its send list, and neither run reads
-the other's window (each day's BG/NBD fit and customer 360 equal those of a run of that day alone)."""
+DuckDB file: neither may fail on the warehouse lock, every day gets its send list, nothing planned for a
+past day is sent (the backfill plans only; the CLI run's sends are long past their time), and neither run
+reads the other's window (each day's BG/NBD fit and customer 360 equal those of a run of that day alone)."""
 
 from __future__ import annotations
 
@@ -87,12 +88,16 @@ def test_daemon_backfill_and_nightly_run_share_the_warehouse(shop_env: ShopEnv) 
         daemon.wait(timeout=60)
 
     with duckdb.connect(str(shop_env.warehouse), read_only=True) as con:
-        sent = con.execute(
-            "select send_date, count(*), count(distinct send_key) from sends.deliveries"
-            " where campaign_id = 'repurchase_reminder' group by 1"
+        handed = con.execute(
+            "select send_date, state, count(*), count(distinct send_key) from sends.deliveries"
+            " where campaign_id = 'repurchase_reminder' group by 1, 2 order by 1"
         ).fetchall()
+        modes = dict(con.execute("select first_day, mode from sends.delivery_runs").fetchall())
+    assert modes == {first: "plan", D: "send"}
+    assert {state for _, state, _, _ in handed} == {"expired"}
     reminded = [c for c in expected if not measured_out(c)]
-    assert sent == [(D, len(reminded), len(reminded))]
+    assert (D, "expired", len(reminded), len(reminded)) in handed
+    assert not shop_env.outbox_jsonl.exists()
 
     # Each fitted day (a window run fits its last day) against a run of that day alone, on its own warehouse.
     together = _fits_and_360(shop_env.warehouse, [last, D])

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
@@ -102,7 +102,8 @@ def test_legal_notices_and_no_blank_copy(shop_env: ShopEnv, monkeypatch: pytest.
     write_shop(data)
     campaigns = campaigns_with_an_unworded_copy(shop_env.root / "campaigns")
     monkeypatch.setenv("DANGOL_CAMPAIGNS_DIR", str(campaigns))
-    shop_env.dangol("run", "--date", D.isoformat(), "--data-dir", str(data))
+    until = f"{D + timedelta(days=1)} 23:00"  # the day's hand-offs at their times, clock fixed at each
+    shop_env.dangol("run", "--date", D.isoformat(), "--data-dir", str(data), "--deliver-until", until)
     sent = _outbox(shop_env)
 
     # 제50조⑧: due on 20 May, before dangol's first run: it goes now, about the consent of 20 May 2023;

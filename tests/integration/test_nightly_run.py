@@ -141,10 +141,16 @@ def designed(shop_env: ShopEnv) -> tuple[ShopEnv, Path, dict[str, str]]:
     return shop_env, data, {c: ch for c, ch in write_designed_shop(data).items() if not measured_out(c)}
 
 
+# The nightly run for D at 02:00 on D+1, then the day's hand-offs at each send's time (the due_sends sensor's
+# job, replayed with the clock fixed at each due time).
+UNTIL = ("--deliver-until", f"{D + timedelta(days=1)} 23:00")
+
+
 def test_nightly_run_delivers_exactly_the_due_and_consented_customers_once(designed) -> None:
     env, data, expected = designed
-    first = env.dangol("run", "--date", D.isoformat(), "--data-dir", str(data))
+    first = env.dangol("run", "--date", D.isoformat(), "--data-dir", str(data), *UNTIL)
     assert "succeeded" in first.stdout
+    assert "hand-off at 10:00" in first.stdout  # the reminder's daily_at, on the day after the one planned
 
     sent = _outbox(env)
     assert {m["customer_id"]: m["channel"] for m in sent} == expected
@@ -173,7 +179,7 @@ def test_nightly_run_delivers_exactly_the_due_and_consented_customers_once(desig
         assert states == [("accepted", len(expected))]
 
     # The same day again: nothing new reaches the outbox, and the ledger still has one attempt per message.
-    env.dangol("run", "--date", D.isoformat(), "--data-dir", str(data))
+    env.dangol("run", "--date", D.isoformat(), "--data-dir", str(data), *UNTIL)
     assert len(_outbox(env)) == len(expected)
     with sqlite3.connect(env.ledger) as ledger:
         assert ledger.execute(

@@ -134,8 +134,8 @@ def test_jobs_schedules_and_sensors_are_pinned() -> None:
     definitions = _definitions()
     jobs = {job.name for job in definitions.resolve_all_job_defs()} - {"__ASSET_JOB"}
     assert jobs == {"nightly", "deliver", "load_message_events"}
-    assert {s.name for s in definitions.schedules} == {"nightly_schedule", "morning_delivery"}
-    assert {s.name for s in definitions.sensors or []} == {"message_events_sensor"}
+    assert {s.name for s in definitions.schedules} == {"nightly_schedule"}
+    assert {s.name for s in definitions.sensors or []} == {"due_sends", "message_events_sensor"}
 
 
 def test_every_asset_is_daily_partitioned_in_seoul_and_writes_through_the_warehouse_pool() -> None:
@@ -173,16 +173,11 @@ def test_partition_window_becomes_inclusive_dbt_vars() -> None:
     assert days_of_window(single) == (datetime(2024, 2, 29).date(), datetime(2024, 2, 29).date())
 
 
-def test_morning_delivery_sends_yesterdays_deferred_ads_after_the_night_window() -> None:
+def test_due_sends_launch_the_delivery_only_job() -> None:
+    """The sensor that hands sends off at their time launches `deliver`, whose one asset gates itself."""
     definitions = _definitions()
-    schedule = definitions.resolve_schedule_def("morning_delivery")
-    assert schedule.cron_schedule == "0 10 * * *"
-    assert schedule.execution_timezone == "Asia/Seoul"
-    tick = datetime(2024, 3, 1, 10, 0, tzinfo=ZoneInfo("Asia/Seoul"))
-    with dg.build_schedule_context(
-        scheduled_execution_time=tick, repository_def=definitions.get_repository_def()
-    ) as context:
-        request = schedule.evaluate_tick(context).run_requests[0]
-    assert request.partition_key == "2024-02-29"
+    sensor = definitions.resolve_sensor_def("due_sends")
+    assert sensor.job_name == "deliver"
+    assert sensor.minimum_interval_seconds == 300
     job = definitions.resolve_job_def("deliver")
     assert {k.to_user_string() for k in job.asset_layer.executable_asset_keys} == {"deliveries"}

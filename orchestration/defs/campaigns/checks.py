@@ -4,6 +4,8 @@ They read the warehouse for the run's window (never the partitioned asset as an 
 every partition) and run the great-expectations rules of orchestration/campaigns/checks.py.
 """
 
+from typing import Any
+
 import dagster as dg
 
 from orchestration.campaigns.checks import RULE_DESCRIPTIONS, Rule, prepare, read_window, validate
@@ -34,7 +36,7 @@ def planned_sends_checks(context: dg.AssetCheckExecutionContext, warehouse: Ware
     for rule, result in results.items():
         if str(rule) not in selected:
             continue
-        metadata = {
+        metadata: dict[str, Any] = {
             "window": f"{first} .. {last}",
             "rows_checked": len(frame),
             "failing_rows": result.failing_rows,

@@ -1,7 +1,9 @@
 """The send policy over all campaigns of the window at once (caps and collisions need all of them)."""
 
 import re
+from datetime import date
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -15,6 +17,7 @@ from orchestration.campaigns.planning import (
     load_inputs,
     read_send_lists,
     record_approval,
+    reschedule_approved,
     write_catalogue,
     write_plan,
 )
@@ -56,7 +59,7 @@ def masked_preview(text: str | None, name: str | None, limit: int = 120) -> str:
     return text[:limit] + ("…" if len(text) > limit else "")
 
 
-def plan_metadata(result: PolicyResult, names: pd.Series, first: object, last: object) -> dict[str, object]:
+def plan_metadata(result: PolicyResult, names: pd.Series, first: object, last: object) -> dict[str, Any]:
     decisions, planned = result.decisions, result.planned
     scheduled = planned[planned["state"] == "scheduled"]
     excluded = decisions[decisions["decision"] == Decision.EXCLUDED]
@@ -162,7 +165,7 @@ def send_plan(
                     record_approval(con, campaign_id, day, decision, config.decided_by)
         send_list = read_send_lists(con, first, last, specs)
         inputs = load_inputs(con, first, last, send_list, Path(channels.ledger_path), policy)
-        result = plan(send_list, inputs, specs, policy)
+        result = plan(reschedule_approved(send_list, inputs.approvals, specs), inputs, specs, policy)
         write_plan(con, first, last, result)
         write_catalogue(con, specs.values())
     register_addresses(result, inputs)
@@ -187,6 +190,6 @@ def send_plan(
     yield dg.MaterializeResult(asset_key=DECISIONS_RAW_KEY, metadata={"window": metadata["window"]})
 
 
-def of_day_result(result: PolicyResult, day: object) -> PolicyResult:
+def of_day_result(result: PolicyResult, day: date) -> PolicyResult:
     """The part of a window's plan that is one day's."""
     return PolicyResult(*(of_day(frame, day) for frame in (result.decisions, result.planned, result.campaign_days)))

@@ -1,6 +1,7 @@
 """Raw tables: the shop's CSV folder, typed, with bad rows quarantined instead of failing the run."""
 
 from datetime import date, datetime
+from functools import partial
 
 import dagster as dg
 import duckdb
@@ -71,7 +72,7 @@ def raw_tables(context: dg.AssetExecutionContext, config: IngestConfig, warehous
             context.log.warning(f"{report.table}.csv: {report.quarantined_rows} row(s) quarantined ({report.rules})")
         if report.table in dated:
             counts = dated[report.table]
-            report_days(context, lambda day, counts=counts: _day_figures(counts, day), asset_key=RAW_KEYS[report.table])
+            report_days(context, partial(_day_figures, counts), asset_key=RAW_KEYS[report.table])
         yield dg.MaterializeResult(
             asset_key=RAW_KEYS[report.table],
             metadata={

@@ -77,4 +77,8 @@ def _report_rows_per_day(
                     [first, last],
                 ).fetchall()
             )
-            report_days(context, lambda day, counts=counts: {"rows": int(counts.get(day, 0))}, asset_key=key)
+
+            def rows_of(day: date, counts: dict[date, int] = counts) -> dict[str, int]:
+                return {"rows": int(counts.get(day, 0))}
+
+            report_days(context, rows_of, asset_key=key)

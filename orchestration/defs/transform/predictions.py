@@ -4,6 +4,10 @@ A run over a window of days (a backfill) fits the window's last day only, the da
 describes; the fit takes seconds at a million customers, but thirty of them would dominate a backfill.
 """
 
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
 import dagster as dg
 
 from orchestration.lib.figures import report_days
@@ -88,11 +92,11 @@ def bgnbd_fit(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     not_fitted = {"fitted": False, "note": f"a run over a window fits its last day only ({last})"}
     fit_figures = {"buyers": len(predictions)} | fit_metadata
     for key, figures in ((FIT_KEY, fit_figures), (PREDICTIONS_KEY, prediction_metadata)):
-        report_days(
-            context,
-            lambda day, figures=figures: {"fitted": True, **figures} if day == last else not_fitted,
-            asset_key=key,
-        )
+
+        def of_day(day: date, figures: Mapping[str, Any] = figures) -> Mapping[str, Any]:
+            return {"fitted": True, **figures} if day == last else not_fitted
+
+        report_days(context, of_day, asset_key=key)
     yield dg.MaterializeResult(
         asset_key=FIT_KEY, metadata={"as_of_date": str(last), "time_unit": str(config.time_unit)}
     )

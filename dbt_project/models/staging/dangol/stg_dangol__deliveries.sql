@@ -15,6 +15,7 @@ select
     send_date,
     channel,
     state as delivery_state,
+    reason as delivery_reason,
     state in ('accepted', 'delivered', 'opened', 'clicked') as is_sent
 from {{ source('dangol', 'deliveries') }}
 {% else %}
@@ -25,6 +26,7 @@ select
     cast(null as date) as send_date,
     cast(null as {{ dbt.type_string() }}) as channel,
     cast(null as {{ dbt.type_string() }}) as delivery_state,
+    cast(null as {{ dbt.type_string() }}) as delivery_reason,
     cast(null as {{ dbt.type_boolean() }}) as is_sent
 where 1 = 0
 {% endif %}

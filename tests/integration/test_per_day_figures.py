@@ -59,6 +59,10 @@ def test_a_window_run_records_each_days_own_figures(shop_env: ShopEnv) -> None:
             (("sends", "planned_sends_rendered"), "audience_size"): per_day(
                 "select as_of_date, count(*) from sends.fct_send_decisions where as_of_date between ? and ? group by 1"
             ),
+            (("deliveries",), "to_hand_off"): per_day(
+                "select as_of_date, count(*) from sends.fct_planned_sends where state = 'scheduled'"
+                " and as_of_date between ? and ? group by 1"
+            ),
             (("send_list", "repurchase_reminder"), "audience_size"): per_day(
                 "select as_of_date, count(distinct customer_id) from sends.send_lists"
                 " where campaign_id = 'repurchase_reminder' and as_of_date between ? and ? group by 1"

@@ -41,6 +41,7 @@ from orchestration.campaigns.spec import load_campaigns
 from orchestration.defs.deliver.config import DeliveryConfig, decide_run
 from orchestration.lib.channels import open_adapter
 from orchestration.lib.clock import ClockResource
+from orchestration.lib.figures import of_day, report_days
 from orchestration.lib.partitions import daily_partitions, window_backfill, window_days
 from orchestration.lib.resources import ChannelsResource, WarehouseResource
 from orchestration.lib.warehouse import scalar
@@ -256,6 +257,7 @@ def deliveries(
         )
     raise_if_stopped(stopped)
     counts = delivery_counts(outcomes)
+    report_days(context, lambda day: delivery_counts(of_day(outcomes, day)))
     return dg.MaterializeResult(
         metadata={
             "mode": str(run.mode),

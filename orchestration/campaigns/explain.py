@@ -49,8 +49,7 @@ def explain(con: duckdb.DuckDBPyConnection, customer_id: str, campaign: Campaign
     head = f"{title}, customer {customer_id}, {day}:"
     if not _exists(con, "sends", "fct_send_decisions"):
         return f"{head}\n  no decisions in this warehouse yet: run the day first (dangol run --date {day})."
-    row = scalar(
-        con,
+    row = con.execute(
         "select decision, policy_step, reason, detail, channels_considered, send_key, cycle"
         " from sends.fct_send_decisions where customer_id = ? and campaign_id = ? and as_of_date = ?",
         [customer_id, campaign_id, day],
@@ -111,8 +110,10 @@ def _planned_message(con: duckdb.DuckDBPyConnection, key: str) -> list[str]:
 def _not_considered(
     con: duckdb.DuckDBPyConnection, customer_id: str, campaign: CampaignSpec | str, campaign_id: str, day: date
 ) -> str:
-    ran = con.execute(
-        "select count(*) from sends.fct_send_decisions where campaign_id = ? and as_of_date = ?", [campaign_id, day]
+    ran = scalar(
+        con,
+        "select count(*) from sends.fct_send_decisions where campaign_id = ? and as_of_date = ?",
+        [campaign_id, day],
     )
     known = _exists(con, "staging", "stg_shop__customers") and scalar(
         con, "select count(*) from staging.stg_shop__customers where customer_id = ?", [customer_id]

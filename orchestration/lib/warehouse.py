@@ -60,7 +60,7 @@ def run_lock(path: Path, *, timeout: float = 24 * 3600.0) -> Iterator[None]:
         yield
 
 
-def duckdb_config() -> dict[str, str]:
+def duckdb_config() -> dict[str, str | bool | int | float | list[str]]:
     """What one DuckDB connection may take (settings: DANGOL_DUCKDB_MEMORY_LIMIT, DANGOL_DUCKDB_THREADS).
 
     DuckDB's default is 80% of the machine's memory and all its cores; the warehouse shares both with

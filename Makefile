@@ -38,6 +38,10 @@ check: install
 dev: install
 	$(BIN)/dangol dev
 
+# Benchmarks (never timed tests): the one-machine figures into bench/results/scale.md and scale.svg.
+bench: install
+	$(BIN)/python -m bench.scale
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

@@ -394,7 +394,7 @@ def main(argv: list[str] | None = None) -> int:
         "--order-volume",
         type=float,
         default=1.0,
-        help="orders per buyer as a multiple of the natural shop (about 2.7 per customer a year; 4 gives ~10)",
+        help="orders per buyer as a multiple of the natural shop (a year of history: ~1.7 per customer; 7 gives ~10)",
     )
     gen.add_argument(
         "--browse-volume",

@@ -365,7 +365,14 @@ def pick_channels(verdicts: pd.DataFrame) -> pd.DataFrame:
     """One row per candidate: the first channel of the plan that passed, else the furthest-got failure."""
     key = ["campaign_id", "customer_id", "as_of_date"]
     ordered = verdicts.sort_values([*key, "channel_rank"])
-    considered = ordered.groupby(key, sort=False)["verdict_detail"].agg("; ".join).rename("channels_considered")
+    # Every channel's verdict in plan order, per candidate: one pass over the sorted rows.
+    joined: dict[tuple[object, ...], list[str]] = {}
+    for *candidate, detail in zip(*(ordered[c] for c in key), ordered["verdict_detail"], strict=True):
+        joined.setdefault(tuple(candidate), []).append(detail)
+    considered = pd.DataFrame(
+        [(*candidate, "; ".join(details)) for candidate, details in joined.items()],
+        columns=[*key, "channels_considered"],
+    )
     passing = ordered[ordered["verdict_step"].isna()].groupby(key, sort=False).head(1)
     failing = ordered[~ordered.set_index(key).index.isin(passing.set_index(key).index)].copy()
     failing["_rank"] = failing["verdict_reason"].map(CHANNEL_REASON_ORDER.index)
@@ -373,7 +380,7 @@ def pick_channels(verdicts: pd.DataFrame) -> pd.DataFrame:
     # no consent beats no address).
     worst = failing.sort_values([*key, "_rank", "channel_rank"]).groupby(key, sort=False).tail(1)
     picked = pd.concat([passing, worst.drop(columns="_rank")], ignore_index=True)
-    picked = picked.merge(considered.reset_index(), on=key)
+    picked = picked.merge(considered, on=key)
     picked["excluded_step"] = picked["verdict_step"]
     picked["excluded_reason"] = picked["verdict_reason"]
     picked["excluded_detail"] = picked["channels_considered"].where(picked["verdict_step"].notna(), None)

@@ -7,11 +7,14 @@ every partition) and run the great-expectations rules of orchestration/campaigns
 from typing import Any
 
 import dagster as dg
+import pandas as pd
 
 from orchestration.campaigns.checks import RULE_DESCRIPTIONS, Rule, prepare, read_window, validate
 from orchestration.campaigns.config import load_policy
 from orchestration.campaigns.legal import Sender
 from orchestration.campaigns.spec import load_campaigns
+from orchestration.defs.campaigns.plan import APPROVE_JOB
+from orchestration.defs.console.approve import how_to_release_md
 from orchestration.lib.partitions import window_days
 from orchestration.lib.resources import WarehouseResource
 
@@ -46,15 +49,11 @@ def planned_sends_checks(context: dg.AssetCheckExecutionContext, warehouse: Ware
             metadata["examples_masked"] = dg.MetadataValue.json(result.examples)
         if rule is Rule.AUDIENCE_GUARD and not result.passed:
             waiting = frame[frame["state"] != "scheduled"]
-            held = sorted(
-                {(c, str(d)[:10]) for c, d in zip(waiting["campaign_id"], waiting["as_of_date"], strict=True)}
-            )
+            days = pd.to_datetime(waiting["as_of_date"]).dt.date
+            held = sorted(set(zip(waiting["campaign_id"], days, strict=True)))
             metadata["held_sends"] = len(waiting)
-            metadata["how_to_release"] = dg.MetadataValue.md(
-                "\n".join(
-                    f"- `dangol approve --campaign {c} --date {d}` (or `--reject`), then rerun {d}" for c, d in held
-                )
-            )
+            metadata["approve_job"] = APPROVE_JOB
+            metadata["how_to_release"] = dg.MetadataValue.md(how_to_release_md(held))
         yield dg.AssetCheckResult(
             check_name=str(rule),
             asset_key=PLANNED_SENDS_KEY,
@@ -66,5 +65,5 @@ def planned_sends_checks(context: dg.AssetCheckExecutionContext, warehouse: Ware
 
 def _severity(rule: Rule) -> dg.AssetCheckSeverity:
     """A held send list is the guard working, not a fault: a warning (it blocks nothing; delivery sends
-    scheduled rows only, and the held ones wait for `dangol approve`). Every other rule is an error."""
+    scheduled rows only, and the held ones wait for the approve_send_list job). Every other rule is an error."""
     return dg.AssetCheckSeverity.WARN if rule is Rule.AUDIENCE_GUARD else dg.AssetCheckSeverity.ERROR

@@ -162,7 +162,7 @@ class Ledger:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
         self._depth = 0  # nesting of `atomic` blocks on the thread holding the lock
-        self._claimed = False  # the open transaction claims something
+        self._durable = False  # the open transaction claims or suppresses: on disk when it ends
         self._committed = 0  # commits so far; `sync` has put the first `_synced` of them on disk
         self._synced = 0
         self._sync_lock = threading.Lock()
@@ -193,7 +193,7 @@ class Ledger:
 
     @contextmanager
     def atomic(self, *, durable: bool = True) -> Iterator[sqlite3.Connection]:
-        """One write transaction; writes inside join it. When it claims anything it is on disk when the
+        """One write transaction; writes inside join it. When it claims or suppresses anything it is on disk when the
         outermost block ends, unless `durable=False`: then whoever sends what it claimed calls `sync`
         first (the delivery loop's workers do, so the loop's thread never waits for the disk)."""
         with self._lock:
@@ -205,7 +205,7 @@ class Ledger:
                     self._depth -= 1
                 return
             self._db.execute("begin immediate")
-            self._depth, self._claimed = 1, False
+            self._depth, self._durable = 1, False
             try:
                 yield self._db
                 self._db.execute("commit")
@@ -215,9 +215,14 @@ class Ledger:
                 raise
             finally:
                 self._depth = 0
-            claimed = self._claimed
-        if claimed and durable:
+            durable_now = self._durable
+        if durable_now and durable:
             self.sync()
+
+    @property
+    def commits(self) -> int:
+        """Write transactions committed through this connection so far (each may cost an fsync)."""
+        return self._committed
 
     def sync(self) -> None:
         """Put every commit made so far on disk. Several threads' calls share one fsync: whoever comes
@@ -277,7 +282,7 @@ class Ledger:
                     (m.key, m.customer_id, address_hash(m.address), batch_id)
                 )
         with self.atomic() as db:
-            self._claimed = True
+            self._durable = True
             before = db.total_changes
             for (campaign_id, channel, purpose), rows in groups.items():
                 db.execute(
@@ -476,7 +481,7 @@ class Ledger:
                 " kind = excluded.kind where excluded.kind = 'permanent' or suppressions.kind <> 'permanent'",
                 (channel, hashed, mask_text(reason), _now(), str(kind)),
             )
-        self.sync()  # an opt-out must survive a power cut as a claim does
+            self._durable = True  # an opt-out must survive a power cut as a claim does
 
     # -- receipts and people --------------------------------------------------------------------
 

@@ -58,6 +58,9 @@ from channels.registry import apply_limits
 ROOT = Path(__file__).resolve().parents[2]
 SINGLE = ["smtp", "fcm", "webpush", "webhook"]
 BATCH = ["sendgrid", "nhn_sms", "nhn_alimtalk"]
+# Every request of the bare loops gives up after this long: a lost answer fails the run loudly instead
+# of leaving it waiting forever (a quiet run answers each request within a fraction of a second).
+TIMEOUT_S = 30.0
 
 
 # -- bare loops: the least code that gets the same messages accepted by the same fake ------------
@@ -77,8 +80,10 @@ def bare(name: str, desc: dict[str, Any], batch: list[Message], concurrency: int
     session = requests.Session()
     session.mount("http://", HTTPAdapter(pool_maxsize=concurrency, max_retries=0))
     chunks = [batch[i : i + 1000] for i in range(0, len(batch), 1000)]
-    if batch and batch[0].template is None and len({m.body for m in batch[:2]}) > 1:
-        chunks = [[m] for m in batch]  # personalised bodies without a template: one request each
+    if name in ("sendgrid", "nhn_sms") and batch and batch[0].template is None and len({m.body for m in batch[:2]}) > 1:
+        # Personalised bodies without a template: one request each, as those adapters then send them.
+        # Alimtalk always sends a template with per-recipient parameters, 1,000 recipients a request.
+        chunks = [[m] for m in batch]
     if name == "sendgrid":
 
         def post(chunk: list[Message]) -> None:
@@ -86,6 +91,7 @@ def bare(name: str, desc: dict[str, Any], batch: list[Message], concurrency: int
                 f"{d['base_url']}/v3/mail/send",
                 json=adapter.payload(chunk),
                 headers={"Authorization": f"Bearer {d['api_key']}"},
+                timeout=TIMEOUT_S,
             )
             assert r.status_code == 202, r.text
 
@@ -108,6 +114,7 @@ def bare(name: str, desc: dict[str, Any], batch: list[Message], concurrency: int
                 f"{d['base_url']}/sms/v3.0/appKeys/{d['app_key']}/sender/ad-sms",
                 json=body,
                 headers={"X-Secret-Key": d["secret_key"]},
+                timeout=TIMEOUT_S,
             )
             assert r.json()["header"]["isSuccessful"], r.text
 
@@ -124,6 +131,7 @@ def bare(name: str, desc: dict[str, Any], batch: list[Message], concurrency: int
                 f"{d['base_url']}/alimtalk/v2.3/appkeys/{d['app_key']}/messages",
                 json=body,
                 headers={"X-Secret-Key": d["secret_key"]},
+                timeout=TIMEOUT_S,
             )
             assert r.json()["header"]["isSuccessful"], r.text
 
@@ -136,7 +144,9 @@ def bare(name: str, desc: dict[str, Any], batch: list[Message], concurrency: int
         url = f"{d['base_url']}/v1/projects/{d['service_account_info']['project_id']}/messages:send"
 
         def post(m: Message) -> None:
-            r = session.post(url, json=adapter.payload(m), headers={"Authorization": f"Bearer {creds.token}"})
+            r = session.post(
+                url, json=adapter.payload(m), headers={"Authorization": f"Bearer {creds.token}"}, timeout=TIMEOUT_S
+            )
             assert r.status_code == 200, r.text
 
         _pool(concurrency, batch, post)
@@ -152,7 +162,7 @@ def bare(name: str, desc: dict[str, Any], batch: list[Message], concurrency: int
                 {"title": m.subject, "body": m.body, "key": m.key, "data": m.data}, ensure_ascii=False
             ).encode()
             r = WebPusher(json.loads(m.address), requests_session=session).send(
-                data=data, headers=dict(vapid), ttl=86400, content_encoding="aes128gcm"
+                data=data, headers=dict(vapid), ttl=86400, content_encoding="aes128gcm", timeout=TIMEOUT_S
             )
             assert r.status_code == 201, r.text
 
@@ -171,6 +181,7 @@ def bare(name: str, desc: dict[str, Any], batch: list[Message], concurrency: int
                     "webhook-signature": sign(d["secret"], m.key, ts, body),
                     "Content-Type": "application/json",
                 },
+                timeout=TIMEOUT_S,
             )
             assert r.status_code == 200, r.text
 
@@ -182,7 +193,7 @@ def bare(name: str, desc: dict[str, Any], batch: list[Message], concurrency: int
         def post(m: Message) -> None:
             conn = getattr(local, "conn", None)
             if conn is None:
-                conn = local.conn = smtplib.SMTP(d["host"], d["port"])
+                conn = local.conn = smtplib.SMTP(d["host"], d["port"], timeout=TIMEOUT_S)
                 conn.login(d["username"], d["password"])
                 conns.append(conn)
             conn.sendmail(d["from_email"], [m.address], adapter.build(m))
@@ -200,7 +211,7 @@ def reset(desc: dict[str, Any]) -> None:
     """Empty every fake before a run: what they received in earlier runs (60,000 messages per
     adapter and repetition) would otherwise grow the fakes' process and slow its garbage collector."""
     for url in desc["control"].values():
-        requests.post(url + "/_fake/reset", timeout=10)
+        requests.post(url + "/_fake/reset", timeout=TIMEOUT_S)
 
 
 KINDS = ("bare", "fresh", "aged")

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import ClassVar
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 import requests
@@ -80,6 +80,46 @@ def list_unusable(messages: Sequence[Message], sent_at: datetime) -> list[SendRe
     if age < LISTED_WITHIN_SECONDS:
         time.sleep(LISTED_WITHIN_SECONDS - age)
     return None
+
+
+class ListUnreadable(Exception):
+    """An NHN list could not be read (refused, not JSON, not the documented shape): its exception's name."""
+
+
+def nhn_listed(
+    session: requests.Session,
+    url: str,
+    params: Mapping[str, str | int],
+    *,
+    secret_key: str,
+    timeout: float,
+    page_of: Callable[[dict[str, Any]], tuple[list[dict[str, Any]], int]],
+) -> dict[str, dict[str, Any]]:
+    """Every entry of one NHN Cloud list (SMS send list, alimtalk message list) by its
+    `recipientGroupingKey` (our message key), read 1,000 a page; `page_of` takes a page's entries and
+    the total count out of an answer. Raises `ListUnreadable` when any page cannot be read: a partial
+    list would say "never sent" of messages on the missing pages."""
+    found: dict[str, dict[str, Any]] = {}
+    page = 1
+    while True:
+        try:
+            response = session.get(
+                url,
+                params={**params, "pageSize": 1000, "pageNum": page},
+                headers={"X-Secret-Key": secret_key},
+                timeout=timeout,
+            )
+            answer = response.json()
+            if response.status_code != 200 or not answer["header"]["isSuccessful"]:
+                raise ValueError("list refused")
+            entries, total = page_of(answer)
+        except (requests.RequestException, ValueError, KeyError, TypeError) as exc:
+            raise ListUnreadable(type(exc).__name__) from exc
+        for entry in entries:
+            found[str(entry.get("recipientGroupingKey"))] = entry
+        if not entries or page * 1000 >= total:
+            return found
+        page += 1
 
 
 def reason(text: object, limit: int = 300) -> str:

@@ -46,9 +46,11 @@ from channels.adapters._common import (
     MOBILE,
     SMS_BYTES,
     HttpAdapter,
+    ListUnreadable,
     cp949_len,
     exception_results,
     list_unusable,
+    nhn_listed,
     reason,
     required,
     results,
@@ -256,40 +258,21 @@ class NhnAlimtalkAdapter(HttpAdapter):
         unknown.
         """
         start, end = seoul_window(around, before, timedelta(hours=1), "%Y-%m-%d %H:%M")
-        params: dict[str, str | int] = {
-            "senderGroupingKey": batch_key[:100],
-            "startCreateDate": start,
-            "endCreateDate": end,
-            "pageSize": 1000,
-        }
+        params = {"senderGroupingKey": batch_key[:100], "startCreateDate": start, "endCreateDate": end}
         url = f"{self.base_url}/alimtalk/v2.3/appkeys/{self.config.app_key}/messages"
-        found: dict[str, dict[str, Any]] = {}
-        page = 1
-        while True:
-            try:
-                response = self.session.get(
-                    url,
-                    params=params | {"pageNum": page},
-                    headers={"X-Secret-Key": self.config.secret_key},
-                    timeout=self.timeout,
-                )
-                answer = response.json()
-                if response.status_code != 200 or not answer["header"]["isSuccessful"]:
-                    raise ValueError("list refused")
-                listed = answer["messageSearchResultResponse"]
-                entries = listed.get("messages") or []
-            except (requests.RequestException, ValueError, KeyError, TypeError) as exc:
-                return results(
-                    messages,
-                    Outcome.UNKNOWN,
-                    reason=f"{why}: the message list could not be read ({type(exc).__name__})",
-                    code=why,
-                )
-            for entry in entries:
-                found[str(entry.get("recipientGroupingKey"))] = entry
-            if not entries or page * 1000 >= int(listed.get("totalCount") or 0):
-                break
-            page += 1
+
+        def page_of(answer: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
+            listed = answer["messageSearchResultResponse"]
+            return listed.get("messages") or [], int(listed.get("totalCount") or 0)
+
+        try:
+            found = nhn_listed(
+                self.session, url, params, secret_key=self.config.secret_key, timeout=self.timeout, page_of=page_of
+            )
+        except ListUnreadable as exc:
+            return results(
+                messages, Outcome.UNKNOWN, reason=f"{why}: the message list could not be read ({exc})", code=why
+            )
         out = []
         for m in messages:
             entry = found.get(m.key)

@@ -43,11 +43,13 @@ from channels.adapters._common import (
     MOBILE,
     SMS_BYTES,
     HttpAdapter,
+    ListUnreadable,
     ad_sms_form_ok,
     cp949_len,
     exception_results,
     flag,
     list_unusable,
+    nhn_listed,
     reason,
     required,
     results,
@@ -252,41 +254,22 @@ class NhnSmsAdapter(HttpAdapter):
         if unusable is not None:
             return unusable
         start, end = seoul_window(sent_at, timedelta(minutes=2), timedelta(hours=1), "%Y-%m-%d %H:%M:%S")
+        params = {"senderGroupingKey": idempotency_key[:100], "startCreateDate": start, "endCreateDate": end}
+
+        def page_of(answer: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
+            return answer["body"]["data"] or [], int(answer["body"].get("totalCount") or 0)
+
         found: dict[str, dict[str, Any]] = {}
-        for kind in ("sms", "mms"):  # ad messages are listed with the others (adYn)
-            url = f"{self.base_url}/sms/v3.0/appKeys/{self.config.app_key}/sender/{kind}"
-            params: dict[str, str | int] = {
-                "senderGroupingKey": idempotency_key[:100],
-                "startCreateDate": start,
-                "endCreateDate": end,
-                "pageSize": 1000,
-            }
-            page = 1
-            while True:
-                try:
-                    response = self.session.get(
-                        url,
-                        params=params | {"pageNum": page},
-                        headers={"X-Secret-Key": self.config.secret_key},
-                        timeout=self.timeout,
-                    )
-                    answer = response.json()
-                    if response.status_code != 200 or not answer["header"]["isSuccessful"]:
-                        raise ValueError("list refused")
-                    entries = answer["body"]["data"] or []
-                    total = int(answer["body"].get("totalCount") or 0)
-                except (requests.RequestException, ValueError, KeyError, TypeError) as exc:
-                    return results(
-                        messages,
-                        Outcome.UNKNOWN,
-                        reason=f"lookup: the send list could not be read ({type(exc).__name__})",
-                        code="lookup",
-                    )
-                for entry in entries:
-                    found[str(entry.get("recipientGroupingKey"))] = entry
-                if not entries or page * 1000 >= total:
-                    break
-                page += 1
+        try:
+            for kind in ("sms", "mms"):  # ad messages are listed with the others (adYn)
+                url = f"{self.base_url}/sms/v3.0/appKeys/{self.config.app_key}/sender/{kind}"
+                found |= nhn_listed(
+                    self.session, url, params, secret_key=self.config.secret_key, timeout=self.timeout, page_of=page_of
+                )
+        except ListUnreadable as exc:
+            return results(
+                messages, Outcome.UNKNOWN, reason=f"lookup: the send list could not be read ({exc})", code="lookup"
+            )
         return [self._listed(m.key, found.get(m.key)) for m in messages]
 
     @staticmethod

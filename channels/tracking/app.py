@@ -201,7 +201,21 @@ class LedgerApplier:
         events, cursor = read_from(self.folder, self._cursor(), limit=limit)
         if not events:
             return 0
+        with self.ledger.atomic():  # one commit (and at most one fsync) per batch, not one per event
+            seen = self._apply(events)
+        if len(self._advanced) > 500_000:
+            self._advanced.clear()
+        self._advanced |= seen  # only once committed: a batch that failed is applied again in full
+        tmp = self.cursor_file.with_suffix(".tmp")
+        tmp.write_text(str(cursor))
+        tmp.replace(self.cursor_file)
+        self.applied += len(events)
+        return len(events)
+
+    def _apply(self, events: list[dict[str, Any]]) -> set[tuple[str | None, str]]:
+        """Apply one batch inside the caller's transaction; returns the forward steps it applied."""
         receipts: list[Receipt] = []
+        seen: set[tuple[str | None, str]] = set()
         for e in events:
             kind = e.get("kind")
             if kind in ("unsubscribed", "complained") and e.get("channel") and e.get("address_hash"):
@@ -215,13 +229,11 @@ class LedgerApplier:
             elif kind in self._RECEIPTS and e.get("is_human", True):
                 if kind in self._FORWARD_ONLY:
                     # A message is opened (clicked, delivered) once: the ledger ignores the repeats anyway,
-                    # and each costs it a durable commit.
-                    seen = (e.get("send_key"), kind)
-                    if seen in self._advanced:
+                    # and each costs it a lookup.
+                    step = (e.get("send_key"), kind)
+                    if step in self._advanced or step in seen:
                         continue
-                    if len(self._advanced) > 500_000:
-                        self._advanced.clear()
-                    self._advanced.add(seen)
+                    seen.add(step)
                 receipts.append(
                     Receipt(
                         Event(kind),
@@ -234,11 +246,7 @@ class LedgerApplier:
                     )
                 )
         apply_receipts(self.ledger, receipts)
-        tmp = self.cursor_file.with_suffix(".tmp")
-        tmp.write_text(str(cursor))
-        tmp.replace(self.cursor_file)
-        self.applied += len(events)
-        return len(events)
+        return seen
 
 
 class TrackService:

@@ -184,3 +184,30 @@ def test_standard_webhooks_signature_window_and_replay(receiving: Running) -> No
     assert _webhook(receiving, body, "msg_2", now).json()["accepted"] == 1
     assert _webhook(receiving, body, "msg_2", now).json()["duplicates"] == 1
     assert _state(receiving, KEY_A) is State.DELIVERED
+
+
+def test_the_ledger_follower_applies_a_batch_of_receipts_in_one_commit(tmp_path) -> None:
+    """Each commit may cost an fsync: 300 receipts and opt-outs in the log are one transaction, not 300."""
+    from channels.tracking.app import LedgerApplier
+    from channels.tracking.eventlog import EventLog, new_event
+
+    keys = [f"{i:032x}" for i in range(100)]
+    with Ledger(tmp_path / "ledger.sqlite") as ledger:
+        ledger.plan(
+            [Message(k, "win_back", f"c{k}", Channel.EMAIL, Purpose.AD, f"{k}@example.com", "x") for k in keys], "t"
+        )
+        ledger.mark(keys, State.ACCEPTED)
+        with EventLog(tmp_path / "events") as log:
+            for k in keys:
+                log.append(
+                    new_event("delivered", send_key=k, channel="email"),
+                    new_event("opened", send_key=k, channel="email"),
+                )
+                log.append(new_event("unsubscribed", channel="email", address_hash=address_hash(f"{k}@example.com")))
+        applier = LedgerApplier(tmp_path / "events", ledger)
+        before = ledger.commits
+        assert applier.apply_pending() == 300
+        assert ledger.commits - before == 1
+        assert set(ledger.states(keys).values()) == {State.OPENED}
+        assert len(ledger.suppressions()) == 100
+        assert applier.apply_pending() == 0  # the cursor moved past the batch

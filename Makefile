@@ -7,7 +7,7 @@ export UV_COMPILE_BYTECODE := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: demo test check dev install lint bench clean
+.PHONY: demo test check dev install lint bench clean browser
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,7 @@ install: $(VENV)/.installed
 demo: install
 	$(BIN)/dangol demo
 
-test: check
+test: check browser
 	$(BIN)/python -m pytest -q -m "not slow"
 
 # What guards the house before any test runs: lint, layout, types, the dbt project and the Dagster definitions.
@@ -37,6 +37,14 @@ check: install
 
 dev: install
 	$(BIN)/dangol dev
+
+# Benchmarks (never timed tests): the one-machine figures into bench/results/scale.md and scale.svg.
+bench: install
+	$(BIN)/python -m bench.scale
+
+# Debian's Chromium and Korean fonts for the UI test (tests/browser), installed with apt when missing.
+browser:
+	scripts/install-browser
 
 lint: install
 	$(BIN)/ruff check .

@@ -38,10 +38,20 @@ def _today() -> date:
 
 def cmd_generate(args: argparse.Namespace) -> int:
     from orchestration.demo.shop import ShopSpec, generate_shop
+    from orchestration.lib.progress import progress_bar
 
     end = date.fromisoformat(args.end_date) if args.end_date else None
-    spec = ShopSpec(customers=args.customers, days=args.days, seed=args.seed, end_date=end)
-    summary = generate_shop(spec, Path(args.out))
+    spec = ShopSpec(
+        customers=args.customers,
+        days=args.days,
+        seed=args.seed,
+        end_date=end,
+        order_volume=args.order_volume,
+        browse_volume=args.browse_volume,
+        funnel_share=args.funnel_share,
+    )
+    with progress_bar() as bar:
+        summary = generate_shop(spec, Path(args.out), progress=bar)
     print(f"demo shop in {summary.out_dir}: {summary.start_date} .. {summary.end_date}")
     for name, rows in summary.rows.items():
         dirty = summary.dirty.get(name, 0)
@@ -395,6 +405,21 @@ def main(argv: list[str] | None = None) -> int:
     gen.add_argument("--days", type=int, default=365)
     gen.add_argument("--seed", type=int, default=7)
     gen.add_argument("--end-date", help="last day of history (default: today, shop time)")
+    gen.add_argument(
+        "--order-volume",
+        type=float,
+        default=1.0,
+        help="orders per buyer as a multiple of the natural shop (a year of history: ~1.7 per customer; 7 gives ~10)",
+    )
+    gen.add_argument(
+        "--browse-volume",
+        type=float,
+        default=1.0,
+        help="browsing sessions without a purchase, as a multiple of the natural shop (0 for order funnels only)",
+    )
+    gen.add_argument(
+        "--funnel-share", type=float, default=1.0, help="share of paid orders with a tracked web/app funnel"
+    )
     gen.add_argument("--out", default="demo_data")
     gen.set_defaults(func=cmd_generate)
 

@@ -13,6 +13,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# What one DuckDB process (the loader, the planner, each dbt call) may take; dbt's profile reads the
+# same two variables, which the project exports before it starts dbt (orchestration/lib/dbt.py).
+DUCKDB_MEMORY_LIMIT = "2GB"
+DUCKDB_THREADS = 2
 
 
 def _path(var: str, default: str) -> Path:
@@ -31,6 +35,9 @@ class Settings:
     currency: str
     start_date: date
     nightly_hour: int
+    # DuckDB's own default takes 80% of the machine's memory and every core; the warehouse shares both.
+    duckdb_memory_limit: str = DUCKDB_MEMORY_LIMIT
+    duckdb_threads: int = DUCKDB_THREADS
 
     @property
     def tz(self) -> ZoneInfo:
@@ -58,4 +65,6 @@ def load_settings() -> Settings:
         currency=os.environ.get("DANGOL_CURRENCY", "KRW"),
         start_date=date.fromisoformat(os.environ.get("DANGOL_START_DATE", "2024-01-01")),
         nightly_hour=int(os.environ.get("DANGOL_NIGHTLY_HOUR", "2")),
+        duckdb_memory_limit=os.environ.get("DANGOL_DUCKDB_MEMORY_LIMIT", DUCKDB_MEMORY_LIMIT),
+        duckdb_threads=int(os.environ.get("DANGOL_DUCKDB_THREADS", str(DUCKDB_THREADS))),
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 from typing import Any
@@ -131,6 +131,8 @@ class RuleResult:
     failing_rows: int
     by_expectation: dict[str, int]
     examples: list[dict[str, str]]
+    # Failing rows per day; None when an expectation failed without naming its rows (every day then).
+    failing_by_day: dict[date, int] | None = field(default_factory=dict)
 
 
 def _expectations(gxe: Any, column: Any) -> dict[Rule, list[tuple[str, Any]]]:
@@ -224,17 +226,42 @@ def validate(frame: pd.DataFrame) -> dict[Rule, RuleResult]:
         result = batch.validate(suite, result_format={"result_format": "COMPLETE"})
         by_expectation: dict[str, int] = {}
         bad: list[int] = []
+        unplaced = False
         for label, r in zip(labels, result.results, strict=True):
             count = int((r.result or {}).get("unexpected_count") or 0)
             by_expectation[label] = count
-            bad.extend(int(i) for i in (r.result or {}).get("unexpected_index_list") or [] if isinstance(i, int))
+            index = [int(i) for i in (r.result or {}).get("unexpected_index_list") or [] if isinstance(i, int)]
+            unplaced = unplaced or (count > 0 and not index)
+            bad.extend(index)
         frame_reset = frame.reset_index(drop=True)
         failing = sorted(set(bad))
+        days = pd.to_datetime(frame_reset.loc[failing, "as_of_date"]).dt.date.value_counts() if failing else {}
         out[rule] = RuleResult(
             rule=rule,
             passed=bool(result.success),
             failing_rows=len(failing) if failing else sum(by_expectation.values()),
             by_expectation=by_expectation,
             examples=_examples(frame_reset, failing),
+            failing_by_day=None if unplaced else {d: int(n) for d, n in dict(days).items()},
         )
     return out
+
+
+def failures_by_day(
+    frame: pd.DataFrame, results: Mapping[Rule, RuleResult], ignore: frozenset[str] = frozenset()
+) -> dict[date, str]:
+    """Per day of `frame` whose rows break a rule (other than `ignore`): the rules broken and how often.
+
+    One validation of the whole window names the days, so a backfill holds only its bad days; a rule that
+    failed without naming its rows (or across days, such as a key planned twice) holds every day it touches,
+    all of them when it names none."""
+    all_days = sorted(set(pd.to_datetime(frame["as_of_date"]).dt.date)) if len(frame) else []
+    held: dict[date, list[str]] = {}
+    for rule, result in results.items():
+        if result.passed or str(rule) in ignore:
+            continue
+        counts = result.failing_by_day
+        for day in all_days if counts is None else sorted(counts):
+            rows = result.failing_rows if counts is None else counts[day]
+            held.setdefault(day, []).append(f"{rule} ({rows} rows)")
+    return {day: ", ".join(rules) for day, rules in sorted(held.items())}

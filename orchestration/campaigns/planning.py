@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 
 from channels.ledger import Ledger, State
-from orchestration.campaigns.config import PolicyConfig
+from channels.models import Purpose
+from orchestration.campaigns.config import UNCAPPED_CLASS, PolicyConfig
 from orchestration.campaigns.eligibility import read_eligibility
 from orchestration.campaigns.handoff import DELIVERIES_DDL, REFUSED
 from orchestration.campaigns.policy import (
@@ -102,7 +103,10 @@ create table if not exists sends.approvals (
 # Ledger states that mean "this key has gone out, or may have": never plan it on another day.
 _SENT_STATES = frozenset(State) - {State.PLANNED, State.RETRY}
 # The plan's names for its masked previews (addresses come from the eligibility model).
-_CONTACTS_SQL = "select customer_id, customer_name from staging.stg_shop__customers"
+_CONTACTS_SQL = (
+    "select customer_id, customer_name from staging.stg_shop__customers"
+    " where customer_id in (select unnest(?::varchar[]))"
+)
 # The customer 360's customers per day (int_customer_states_daily: leads are not customers).
 _CUSTOMERS_KNOWN_SQL = """
 select as_of_date, count(*) from intermediate.int_customer_states_daily
@@ -149,10 +153,28 @@ def load_inputs(
     config: PolicyConfig,
 ) -> PolicyInputs:
     """Everything the policy decides the window against, as of the end of each of its days."""
+    keys = sorted(set(send_list["send_key"])) if len(send_list) else []
+    customers = sorted(set(send_list["customer_id"])) if len(send_list) else []
+    # Only the history the window's decisions can see: its own keys (already planned?) and its customers'
+    # ads scheduled within the longest cap window of its days (caps); never the shop's whole past.
+    reach = max((cap.window_days for cap in config.frequency_caps), default=1) - 1
     history = con.execute(
         f"select {', '.join(HISTORY_COLUMNS)} from sends.planned_sends_rendered"
-        " where state = ? and as_of_date not between ? and ?",
-        [str(SendState.SCHEDULED), first, last],
+        " where state = ? and as_of_date not between ? and ?"
+        " and (send_key in (select unnest(?::varchar[]))"
+        "  or (customer_id in (select unnest(?::varchar[])) and purpose = ? and cap_class <> ?"
+        "      and cast(scheduled_at as date) between ? and ?))",
+        [
+            str(SendState.SCHEDULED),
+            first,
+            last,
+            keys,
+            customers,
+            str(Purpose.AD),
+            UNCAPPED_CLASS,
+            first - timedelta(days=reach),
+            last + timedelta(days=reach),
+        ],
     ).df()
     replanned = con.execute(
         "select send_key, as_of_date from sends.planned_sends_rendered where as_of_date between ? and ?",
@@ -160,8 +182,8 @@ def load_inputs(
     ).fetchall()
     guard_history = con.execute(
         "select campaign_id, as_of_date, eligible, guard_state from sends.campaign_days"
-        " where as_of_date < ? and as_of_date not between ? and ?",
-        [last, first, last],
+        " where as_of_date < ? and as_of_date >= ? and as_of_date not between ? and ?",
+        [last, first - timedelta(days=config.guard.lookback_days), first, last],
     ).df()
     approvals = con.execute(
         "select campaign_id, as_of_date, decision, recorded_at as decided_at from sends.approvals"
@@ -169,13 +191,11 @@ def load_inputs(
         [first, last],
     ).df()
     known = con.execute(_CUSTOMERS_KNOWN_SQL, [first, last]).fetchall()
-    keys = sorted(set(send_list["send_key"])) if len(send_list) else []
     # A key the ledger sent for a day this window replans is that day's own message, not a repeat.
     replanned_day = {k: pd.Timestamp(d).date() for k, d in replanned}
     sent = {k: replanned_day.get(k) for k in _sent_keys(ledger_path, keys)}
-    customers = send_list["customer_id"] if len(send_list) else []
     return PolicyInputs(
-        contacts=con.execute(_CONTACTS_SQL).df(),
+        contacts=con.execute(_CONTACTS_SQL, [customers]).df(),
         eligibility=read_eligibility(con, first, last, customers),
         history=history,
         sent_keys=sent,

@@ -34,12 +34,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
+import numpy as np
 import pandas as pd
 
 from channels.masking import mask_address
 from channels.models import Purpose
 from orchestration.campaigns.config import UNCAPPED_CLASS, PolicyConfig
-from orchestration.campaigns.eligibility import ELIGIBILITY_COLUMNS, may_send, message_purpose
+from orchestration.campaigns.eligibility import ELIGIBILITY_COLUMNS, message_purpose
 from orchestration.campaigns.spec import CampaignSpec, NightRule
 
 
@@ -269,6 +270,42 @@ def _consent_detail(label: str, state: object, recorded_at: object, source: obje
     return f"{label} {verb} {_fmt(recorded_at)}{via}{shared}"
 
 
+def _is_text(value: object) -> bool:
+    return isinstance(value, str) and bool(value)
+
+
+def _first(cases: list[pd.Series], choices: list[object], default: object) -> list[object]:
+    """Per row, the choice of the first case that holds (a choice is one value or a column), else `default`."""
+    n = len(cases[0])
+
+    def column(value: object) -> list[object]:
+        return list(value) if isinstance(value, (pd.Series, list, np.ndarray)) else [value] * n
+
+    out = column(default)
+    for case, choice in zip(reversed(cases), reversed(choices), strict=True):
+        values = column(choice)
+        for i in np.flatnonzero(case.to_numpy(dtype=bool)):
+            out[i] = values[i]
+    return out
+
+
+def _fmt_all(moments: pd.Series) -> pd.Series:
+    """`_fmt` over a column: "2025-01-01 10:00", or "-" where there is no moment."""
+    at = pd.to_datetime(moments.astype(object).where(moments.notna(), None))
+    return at.dt.strftime("%Y-%m-%d %H:%M").astype(object).where(at.notna(), "-")
+
+
+def _consent_details(
+    label: pd.Series, state: pd.Series, recorded_at: pd.Series, source: pd.Series, scope: pd.Series
+) -> pd.Series:
+    """`_consent_detail` over columns, for every (candidate, channel) row at once."""
+    via = source.map(lambda s: f" via {s}" if _is_text(s) else "")
+    shared = (scope == "address").map({True: " on another customer record with this address", False: ""})
+    verb = (state == "granted").map({True: "given", False: "withdrawn"})
+    said = label + " " + verb + " " + _fmt_all(recorded_at) + via + shared
+    return said.where(state.isin(["granted", "withdrawn"]), "no " + label + " on record")
+
+
 def channel_verdicts(
     rows: pd.DataFrame, inputs: PolicyInputs, specs: Mapping[str, CampaignSpec], config: PolicyConfig
 ) -> pd.DataFrame:
@@ -285,46 +322,42 @@ def channel_verdicts(
         {"ad": "ad consent", "info": "info consent", "legal_notice": "info consent"}
     )
 
-    steps: list[Step | None] = []
-    reasons: list[Reason | None] = []
-    details: list[str] = []
-    for i, row in enumerate(rows.itertuples(index=False)):
-        channel = str(row.channel)
-        reason = row.ineligible_reason if isinstance(row.ineligible_reason, str) else None
-        if pd.isna(row.is_eligible):
-            reason = None
-        consent_text = _consent_detail(
-            label.iat[i], row.consent_state, row.consent_recorded_at, row.consent_source, row.consent_scope
-        )
-        ok, by_exception = may_send(row.is_eligible, row.exception_categories, row.advertised_category)
-        if not ok and (reason in _NO_ADDRESS or pd.isna(row.is_eligible)):
-            steps.append(Step.CONSENT)
-            reasons.append(Reason.NO_CONTACT)
-            details.append(f"{channel}: {_NO_ADDRESS.get(reason, 'no address')}")
-            continue
-        if not ok and reason == "suppressed":
-            steps.append(Step.SUPPRESSION)
-            reasons.append(Reason.SUPPRESSED)
-            details.append(f"{channel}: address suppressed ({row.suppression_kind}: {row.suppression_reason})")
-            continue
-        if not ok:
-            steps.append(Step.CONSENT)
-            reasons.append(Reason.NO_CONSENT)
-            details.append(f"{channel}: {consent_text}")
-            continue
-        if by_exception:
-            consent_text = "no ad consent, but the existing-customer exception applies (제61조①)"
-        if isinstance(row.render_error, str) and row.render_error:
-            steps.append(Step.RENDER)
-            reasons.append(Reason.UNRENDERABLE)
-            details.append(f"{channel}: {row.render_error}")
-            continue
-        steps.append(None)
-        reasons.append(None)
-        details.append(f"{channel}: {consent_text}")
-    rows["verdict_step"] = steps
-    rows["verdict_reason"] = reasons
-    rows["verdict_detail"] = details
+    known = rows["is_eligible"].notna()
+    eligible = known & rows["is_eligible"].map(lambda v: False if pd.isna(v) else bool(v)).astype(bool)
+    reason = pd.Series(
+        [r if isinstance(r, str) and k else None for r, k in zip(rows["ineligible_reason"], known, strict=True)],
+        index=rows.index,
+        dtype=object,
+    )
+    exception_ok = pd.Series(
+        [
+            isinstance(cats, str) and _is_text(category) and category in cats.split("|")
+            for cats, category in zip(rows["exception_categories"], rows["advertised_category"], strict=True)
+        ],
+        index=rows.index,
+        dtype=bool,
+    )
+    ok = eligible | exception_ok  # may_send: the model's answer, or the existing-customer exception
+    by_exception = ~eligible & exception_ok
+    consent_text = _consent_details(
+        label, rows["consent_state"], rows["consent_recorded_at"], rows["consent_source"], rows["consent_scope"]
+    ).where(~by_exception, "no ad consent, but the existing-customer exception applies (제61조①)")
+    no_contact = ~ok & (reason.isin(["no_address", "invalid_address"]) | reason.isna() | ~known)
+    suppressed = ~ok & ~no_contact & (reason == "suppressed")
+    no_consent = ~ok & ~no_contact & ~suppressed
+    unrenderable = ok & rows["render_error"].map(_is_text).astype(bool)
+    suppression = [
+        f"address suppressed ({kind}: {why})"
+        for kind, why in zip(rows["suppression_kind"], rows["suppression_reason"], strict=True)
+    ]
+    no_address = [_NO_ADDRESS.get(r, "no address") for r in reason]
+    cases = [no_contact, suppressed, no_consent, unrenderable]
+    rows["verdict_step"] = _first(cases, [Step.CONSENT, Step.SUPPRESSION, Step.CONSENT, Step.RENDER], None)
+    rows["verdict_reason"] = _first(
+        cases, [Reason.NO_CONTACT, Reason.SUPPRESSED, Reason.NO_CONSENT, Reason.UNRENDERABLE], None
+    )
+    said = _first(cases, [no_address, suppression, consent_text, rows["render_error"]], consent_text)
+    rows["verdict_detail"] = [f"{c}: {d}" for c, d in zip(rows["channel"], said, strict=True)]
     return rows
 
 
@@ -332,7 +365,14 @@ def pick_channels(verdicts: pd.DataFrame) -> pd.DataFrame:
     """One row per candidate: the first channel of the plan that passed, else the furthest-got failure."""
     key = ["campaign_id", "customer_id", "as_of_date"]
     ordered = verdicts.sort_values([*key, "channel_rank"])
-    considered = ordered.groupby(key, sort=False)["verdict_detail"].agg("; ".join).rename("channels_considered")
+    # Every channel's verdict in plan order, per candidate: one pass over the sorted rows.
+    joined: dict[tuple[object, ...], list[str]] = {}
+    for *candidate, detail in zip(*(ordered[c] for c in key), ordered["verdict_detail"], strict=True):
+        joined.setdefault(tuple(candidate), []).append(detail)
+    considered = pd.DataFrame(
+        [(*candidate, "; ".join(details)) for candidate, details in joined.items()],
+        columns=[*key, "channels_considered"],
+    )
     passing = ordered[ordered["verdict_step"].isna()].groupby(key, sort=False).head(1)
     failing = ordered[~ordered.set_index(key).index.isin(passing.set_index(key).index)].copy()
     failing["_rank"] = failing["verdict_reason"].map(CHANNEL_REASON_ORDER.index)
@@ -340,7 +380,7 @@ def pick_channels(verdicts: pd.DataFrame) -> pd.DataFrame:
     # no consent beats no address).
     worst = failing.sort_values([*key, "_rank", "channel_rank"]).groupby(key, sort=False).tail(1)
     picked = pd.concat([passing, worst.drop(columns="_rank")], ignore_index=True)
-    picked = picked.merge(considered.reset_index(), on=key)
+    picked = picked.merge(considered, on=key)
     picked["excluded_step"] = picked["verdict_step"]
     picked["excluded_reason"] = picked["verdict_reason"]
     picked["excluded_detail"] = picked["channels_considered"].where(picked["verdict_step"].notna(), None)
@@ -365,25 +405,34 @@ def apply_night_rule(
     todo = cands[alive & is_ad & ~exempt & at_night]
     if todo.empty:
         return cands
-    for idx in todo.index:
-        night_at = cands.at[idx, "night_consent_recorded_at"]
-        if bool(cands.at[idx, "has_night_consent"]):
-            cands.at[idx, "night_note"] = f"night send allowed: night ad consent given {_fmt(night_at)}"
+    notes: dict[object, str] = {}
+    skipped: dict[object, str] = {}
+    deferred: dict[object, pd.Timestamp] = {}
+    columns = ["night_consent_recorded_at", "has_night_consent", "campaign_id", "base_scheduled_at", "channel"]
+    for idx, night_at, allowed, campaign_id, base, channel in zip(todo.index, *(todo[c] for c in columns), strict=True):
+        if bool(allowed):
+            notes[idx] = f"night send allowed: night ad consent given {_fmt(night_at)}"
             continue
-        spec = specs[cands.at[idx, "campaign_id"]]
-        planned_at = pd.Timestamp(cands.at[idx, "base_scheduled_at"]).to_pydatetime()
+        planned_at = pd.Timestamp(base).to_pydatetime()
         night_state = "none" if night_at is None or pd.isna(night_at) else "withdrawn"
-        why = f"scheduled {_fmt(planned_at)} is in the night window and {cands.at[idx, 'channel']} has " + (
+        why = f"scheduled {_fmt(planned_at)} is in the night window and {channel} has " + (
             _consent_detail("night ad consent", night_state, night_at, None)
         )
-        if spec.night is NightRule.SKIP:
-            cands.at[idx, "excluded_step"] = Step.NIGHT
-            cands.at[idx, "excluded_reason"] = Reason.NIGHT_SKIPPED
-            cands.at[idx, "excluded_detail"] = f"{why}; the campaign skips night sends"
+        if specs[campaign_id].night is NightRule.SKIP:
+            skipped[idx] = f"{why}; the campaign skips night sends"
         else:
             morning = next_morning(planned_at, config)
-            cands.at[idx, "scheduled_at"] = pd.Timestamp(morning)
-            cands.at[idx, "night_note"] = f"deferred to {_fmt(morning)}: {why}"
+            deferred[idx] = pd.Timestamp(morning)
+            notes[idx] = f"deferred to {_fmt(morning)}: {why}"
+    if skipped:
+        where = list(skipped)
+        cands.loc[where, "excluded_step"] = Step.NIGHT
+        cands.loc[where, "excluded_reason"] = Reason.NIGHT_SKIPPED
+        cands.loc[where, "excluded_detail"] = list(skipped.values())
+    if deferred:
+        cands.loc[list(deferred), "scheduled_at"] = list(deferred.values())
+    if notes:
+        cands.loc[list(notes), "night_note"] = list(notes.values())
     return cands
 
 
@@ -439,28 +488,35 @@ def caps_and_collisions(
     )
     before = AdCalendar(defaultdict(list, {k: list(v) for k, v in calendar.days.items()}))
     winners: dict[tuple[str, date], list[str]] = defaultdict(list)
-    for idx, row in order.iterrows():
-        spec = specs[row["campaign_id"]]
-        breach = cap_breach(before, row["customer_id"], row["_day"], spec.frequency_cap_class, config)
+    capped: dict[object, str] = {}
+    collided: dict[object, str] = {}
+    for idx, campaign_id, customer_id, day in zip(
+        order.index, order["campaign_id"], order["customer_id"], order["_day"], strict=True
+    ):
+        spec = specs[campaign_id]
+        breach = cap_breach(before, customer_id, day, spec.frequency_cap_class, config)
         if breach:
-            cands.loc[idx, ["excluded_step", "excluded_reason", "excluded_detail"]] = [
-                Step.FREQUENCY_CAP,
-                Reason.FREQUENCY_CAP,
-                breach,
-            ]
+            capped[idx] = breach
             continue
-        breach = cap_breach(calendar, row["customer_id"], row["_day"], spec.frequency_cap_class, config)
+        breach = cap_breach(calendar, customer_id, day, spec.frequency_cap_class, config)
         if breach:
-            won = ", ".join(winners[(row["customer_id"], row["_day"])]) or "another ad"
-            cands.loc[idx, ["excluded_step", "excluded_reason", "excluded_detail"]] = [
-                Step.COLLISION,
-                Reason.COLLISION,
-                f"lost to {won} on {row['_day']}: {breach}; this campaign's priority is {spec.priority}"
-                " (equal priority goes to the lower campaign id)",
-            ]
+            won = ", ".join(winners[(customer_id, day)]) or "another ad"
+            collided[idx] = (
+                f"lost to {won} on {day}: {breach}; this campaign's priority is {spec.priority}"
+                " (equal priority goes to the lower campaign id)"
+            )
             continue
-        calendar.add(row["customer_id"], row["_day"], spec.frequency_cap_class, row["campaign_id"])
-        winners[(row["customer_id"], row["_day"])].append(f"{row['campaign_id']} (priority {spec.priority})")
+        calendar.add(customer_id, day, spec.frequency_cap_class, campaign_id)
+        winners[(customer_id, day)].append(f"{campaign_id} (priority {spec.priority})")
+    for step, reason, details in (
+        (Step.FREQUENCY_CAP, Reason.FREQUENCY_CAP, capped),
+        (Step.COLLISION, Reason.COLLISION, collided),
+    ):
+        if details:
+            where = list(details)
+            cands.loc[where, "excluded_step"] = step
+            cands.loc[where, "excluded_reason"] = reason
+            cands.loc[where, "excluded_detail"] = pd.Series(details, dtype=object).reindex(where).to_numpy()
     return cands.drop(columns=["_priority", "_day"])
 
 
@@ -557,6 +613,7 @@ def plan(
         (r.campaign_id, pd.Timestamp(r.as_of_date).date()): r.decision for r in inputs.approvals.itertuples(index=False)
     }
 
+    sent_index = pd.Index(list(inputs.sent_keys), dtype=object)
     cands["state_note"] = None
     campaign_days = []
     done = []
@@ -575,29 +632,28 @@ def plan(
         ):
             mask = mask & today["excluded_step"].isna()
             today.loc[mask, ["excluded_step", "excluded_reason", "excluded_detail"]] = [step, reason, detail]
-        # Step 7: nothing twice.
-        for idx in today.index[today["excluded_step"].isna()]:
-            key = today.at[idx, "send_key"]
-            earlier = planned_before.get(key)
-            if earlier is not None and earlier != day:
-                today.loc[idx, ["excluded_step", "excluded_reason", "excluded_detail"]] = [
-                    Step.ALREADY_SENT,
-                    Reason.ALREADY_SENT,
-                    f"this message (cycle {today.at[idx, 'cycle']}) was already planned on {earlier}",
-                ]
-            elif earlier is None and key in inputs.sent_keys and inputs.sent_keys[key] != day:
-                today.loc[idx, ["excluded_step", "excluded_reason", "excluded_detail"]] = [
-                    Step.ALREADY_SENT,
-                    Reason.ALREADY_SENT,
-                    f"the delivery ledger already has this message (cycle {today.at[idx, 'cycle']})",
-                ]
+        # Step 7: nothing twice (a key planned on another day, or in the ledger for another day).
+        alive = today["excluded_step"].isna()
+        earlier = today["send_key"].map(planned_before)
+        planned_earlier = alive & earlier.notna() & (earlier != day)
+        in_ledger = alive & earlier.isna() & today["send_key"].isin(sent_index)
+        in_ledger &= today["send_key"].map(inputs.sent_keys).astype(object) != day
+        cycle = today["cycle"].astype(str)
+        for mask, detail in (
+            (planned_earlier, "this message (cycle " + cycle + ") was already planned on " + earlier.astype(str)),
+            (in_ledger, "the delivery ledger already has this message (cycle " + cycle + ")"),
+        ):
+            if mask.any():
+                today.loc[mask, "excluded_step"] = Step.ALREADY_SENT
+                today.loc[mask, "excluded_reason"] = Reason.ALREADY_SENT
+                today.loc[mask, "excluded_detail"] = detail[mask]
         # Step 8 (decided before the competition): the audience guard per campaign, on what is new. A
         # message the ledger already has (this day's own, on a rerun) has gone out: holding it protects
         # nobody, so it neither counts nor is held (delivery skips it).
         for campaign_id, group in today.groupby("campaign_id"):
             spec = specs[campaign_id]
             survivors = group.index[group["excluded_step"].isna()]
-            new = survivors[~group.loc[survivors, "send_key"].isin(list(inputs.sent_keys))]
+            new = survivors[~group.loc[survivors, "send_key"].isin(sent_index)]
             eligible = len(survivors)
             verdict = audience_guard(
                 spec,
@@ -641,8 +697,8 @@ def plan(
         contested = caps_and_collisions(today[competing], calendar, specs, config)
         verdict_columns = ["excluded_step", "excluded_reason", "excluded_detail"]
         today.loc[contested.index, verdict_columns] = contested[verdict_columns]
-        for idx in today.index[today["excluded_step"].isna() & today["state_note"].isna()]:
-            planned_before[today.at[idx, "send_key"]] = day
+        going = today["excluded_step"].isna() & today["state_note"].isna()
+        planned_before.update(dict.fromkeys(today.loc[going, "send_key"], day))
         done.append(today)
 
     decided = pd.concat(done)
@@ -670,25 +726,26 @@ def _results(
     decided.loc[held, "reason"] = Reason.HELD_FOR_APPROVAL
     decided.loc[planned, "policy_step"] = Step.PLANNED
 
-    def planned_detail(row: pd.Series) -> str:
-        parts = [f"{row['channel']} to {mask_address(row['channel'], row['address'])} at {_fmt(row['scheduled_at'])}"]
-        consent = next(
-            (p for p in str(row["channels_considered"]).split("; ") if p.startswith(f"{row['channel']}:")), None
-        )
+    def planned_detail(channel: str, address: object, at: object, considered: object, night_note: object) -> str:
+        parts = [f"{channel} to {mask_address(channel, address)} at {_fmt(at)}"]  # type: ignore[arg-type]
+        consent = next((p for p in str(considered).split("; ") if p.startswith(f"{channel}:")), None)
         if consent:
             parts.append(consent.split(": ", 1)[1])
-        if isinstance(row["night_note"], str):
-            parts.append(row["night_note"])
+        if isinstance(night_note, str):
+            parts.append(night_note)
         return "; ".join(parts)
 
     details = []
-    for _, row in decided.iterrows():
-        if row["decision"] == Decision.EXCLUDED:
-            details.append(row["excluded_detail"])
-        elif row["decision"] == Decision.HELD:
-            details.append(f"{planned_detail(row)}; {row['state_note']}")
+    columns = ["decision", "excluded_detail", "channel", "address", "scheduled_at", "channels_considered"]
+    for decision, excluded, channel, address, at, considered, note, night in zip(
+        *(decided[c] for c in columns), decided["state_note"], decided["night_note"], strict=True
+    ):
+        if decision == Decision.EXCLUDED:
+            details.append(excluded)
+        elif decision == Decision.HELD:
+            details.append(f"{planned_detail(channel, address, at, considered, night)}; {note}")
         else:
-            details.append(planned_detail(row))
+            details.append(planned_detail(channel, address, at, considered, night))
     decided["detail"] = details
     decided["scheduled_at"] = decided["scheduled_at"].where(decided["decision"] != Decision.EXCLUDED, None)
     decisions = (

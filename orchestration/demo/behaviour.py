@@ -229,6 +229,8 @@ def events_table(
     history: History,
     share: float,
     id_width: int,
+    browse_volume: float = 1.0,
+    funnel_share: float = 1.0,
 ) -> Table:
     n = c.n
     utm = _utm_channel(c.channel)
@@ -258,12 +260,12 @@ def events_table(
             camp=camp[pre],
         )
     )
-    parts.append(_order_funnels(rng, c, o, items))
+    parts.append(_order_funnels(rng, c, o, items, funnel_share))
     parts.extend(_message_clicks(rng, c, o, ads))
 
     # Later browsing without buying; a tenth of the sessions leave something in the cart.
     active_days = (history.t_end - c.signup) / DAY
-    sessions = rng.poisson(active_days / 180)
+    sessions = rng.poisson(browse_volume * active_days / 180)
     who = np.repeat(np.arange(n), sessions)
     lo, hi = c.signup[who] + 1, history.t_end - 1_200
     who, lo = who[lo <= hi], lo[lo <= hi]
@@ -391,10 +393,16 @@ def draw_lead_visits(
     return [capture, revisits]
 
 
-def _order_funnels(rng: np.random.Generator, c: Customers, o: Orders, items: Items) -> dict[str, np.ndarray]:
+def _order_funnels(
+    rng: np.random.Generator, c: Customers, o: Orders, items: Items, tracked: float = 1.0
+) -> dict[str, np.ndarray]:
     """Page view, product view and cart add per line, checkout start; all after sign-up, before the
-    order. Free-sample orders are handed out, not checked out, and have no funnel."""
+    order. Free-sample orders are handed out, not checked out, and have no funnel. With `tracked` < 1 only
+    that share of orders left a funnel (the rest came by phone or a marketplace): a stable pick by order
+    number, which draws nothing, so the default shop is unchanged."""
     paid = np.flatnonzero(o.amount > 0)
+    if tracked < 1.0:
+        paid = paid[(paid * 2_654_435_761) % 10_000 < tracked * 10_000]
     size = 2 + 2 * o.n_lines[paid].astype(np.int64)
     j = np.repeat(paid, size)
     k = np.arange(len(j)) - np.repeat(np.cumsum(size) - size, size)

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from orchestration.demo.dirty import CODE, Dirt
+from orchestration.lib.warehouse import duckdb_config
 
 NONE = -1  # sentinel in integer columns for "no value"; rendered as an empty field
 
@@ -49,7 +50,7 @@ class CsvWriter:
     def __init__(self, out_dir: Path, threads: int | None = None) -> None:
         out_dir.mkdir(parents=True, exist_ok=True)
         self.out_dir = out_dir
-        self._con = duckdb.connect()
+        self._con = duckdb.connect(config=duckdb_config())
         self._con.execute("SET preserve_insertion_order = true")
         if threads:
             self._con.execute(f"SET threads = {int(threads)}")

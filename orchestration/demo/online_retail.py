@@ -29,7 +29,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from orchestration.lib.warehouse import scalar
+from orchestration.lib.warehouse import duckdb_config, scalar
 from orchestration.settings import PROJECT_ROOT
 
 DEFAULT_SOURCE = PROJECT_ROOT.parent / "shared" / "data" / "online_retail" / "lines.csv.gz"
@@ -87,7 +87,7 @@ def convert(source: Path, out_dir: Path) -> ImportSummary:
     """Write customers, orders, order_items, products and import_rejects CSVs for `source` into `out_dir`."""
     out_dir.mkdir(parents=True, exist_ok=True)
     lines = _read_lines(source)
-    con = duckdb.connect()
+    con = duckdb.connect(config=duckdb_config())
     try:
         con.register("source_lines", lines)
         con.execute(

@@ -8,8 +8,9 @@ other's draws, and DuckDB writes rows in the order numpy made them.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -17,6 +18,9 @@ from orchestration.demo import behaviour, commerce, people
 from orchestration.demo.clock import History
 from orchestration.demo.csvout import CsvWriter, Table
 from orchestration.demo.dirty import CLEAN, KIND_OF_CODE
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 FILES: tuple[str, ...] = (
     "customers.csv",
@@ -65,6 +69,12 @@ class ShopSpec:
     # Leads per customer: identified contacts from paid ads who never signed up, extra customers.csv rows
     # with an empty signed_up_at (0.03 makes them about 3% of the file).
     lead_share: float = 0.03
+    # Volume controls, as multiples of the natural shop (1.0 keeps the files byte-identical): orders per
+    # buyer (cycles shrink and churn falls by the factor, so a 1M-customer shop can carry 10M orders),
+    # and browsing sessions without a purchase (most of events.csv besides the order funnels).
+    order_volume: float = 1.0
+    browse_volume: float = 1.0
+    funnel_share: float = 1.0  # share of paid orders with a tracked web/app funnel (view, cart, checkout)
 
     def __post_init__(self) -> None:
         if self.customers < 1 or self.days < 1:
@@ -73,6 +83,12 @@ class ShopSpec:
             raise ValueError("dirty_share must lie in [0, 0.2]")
         if not 0.0 <= self.lead_share <= 0.5:
             raise ValueError("lead_share must lie in [0, 0.5]")
+        if not 0.1 <= self.order_volume <= 20.0:
+            raise ValueError("order_volume must lie in [0.1, 20]")
+        if not 0.0 <= self.browse_volume <= 20.0:
+            raise ValueError("browse_volume must lie in [0, 20]")
+        if not 0.0 <= self.funnel_share <= 1.0:
+            raise ValueError("funnel_share must lie in [0, 1]")
 
     @property
     def leads(self) -> int:
@@ -89,7 +105,19 @@ class ShopSummary:
     dirty_kinds: dict[str, dict[str, int]] = field(default_factory=dict)  # file -> kind -> rows
 
 
-def generate_shop(spec: ShopSpec, out_dir: Path) -> ShopSummary:
+def _with_order_volume(customers: people.Customers, factor: float) -> people.Customers:
+    """Buyers who come back `factor` times as often and as long: about `factor` times the orders."""
+    if factor == 1.0:
+        return customers
+    return replace(
+        customers,
+        cycle_days=np.maximum(customers.cycle_days / factor, 1.0),
+        churn=np.clip(customers.churn / factor, 0.002, 0.95),
+    )
+
+
+def generate_shop(spec: ShopSpec, out_dir: Path, progress: Progress | None = None) -> ShopSummary:
+    """Write every contract file; `progress` (a rich Progress) shows each file as it is made."""
     end = spec.end_date or dt.datetime.now(_SEOUL).date()
     history = History(start=end - dt.timedelta(days=spec.days - 1), end=end)
     seeds = np.random.SeedSequence(spec.seed).spawn(len(_STREAMS))
@@ -102,7 +130,11 @@ def generate_shop(spec: ShopSpec, out_dir: Path) -> ShopSummary:
     rows: dict[str, int] = {}
     kinds: dict[str, dict[str, int]] = {}
 
+    task = progress.add_task("generating", total=len(FILES)) if progress is not None else None
+
     def record(table: Table) -> None:
+        if progress is not None and task is not None:
+            progress.update(task, advance=1, description=f"{table.file} ({table.rows:,} rows)")
         rows[table.file] = table.rows
         codes = np.bincount(table.columns["dirty"], minlength=len(KIND_OF_CODE) + 1)
         kinds[table.file] = {
@@ -113,7 +145,7 @@ def generate_shop(spec: ShopSpec, out_dir: Path) -> ShopSummary:
     with CsvWriter(out_dir) as writer:
         products = commerce.draw_products(rng["products"])
         record(commerce.products_table(rng["products_table"], products, history, share))
-        customers = people.draw_customers(rng["customers"], n, history)
+        customers = _with_order_volume(people.draw_customers(rng["customers"], n, history), spec.order_volume)
         leads = people.draw_leads(rng["leads"], n, spec.leads, history)
         record(people.customers_table(rng["customers_table"], customers, leads, history, share, id_width))
         orders, items = commerce.draw_orders(rng["orders"], customers, products, history)
@@ -146,6 +178,8 @@ def generate_shop(spec: ShopSpec, out_dir: Path) -> ShopSummary:
                 history,
                 share,
                 id_width,
+                browse_volume=spec.browse_volume,
+                funnel_share=spec.funnel_share,
             )
         )
         record(

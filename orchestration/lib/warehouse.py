@@ -60,11 +60,23 @@ def run_lock(path: Path, *, timeout: float = 24 * 3600.0) -> Iterator[None]:
         yield
 
 
+def duckdb_config() -> dict[str, str | bool | int | float | list[str]]:
+    """What one DuckDB connection may take (settings: DANGOL_DUCKDB_MEMORY_LIMIT, DANGOL_DUCKDB_THREADS).
+
+    DuckDB's default is 80% of the machine's memory and all its cores; the warehouse shares both with
+    dbt, the Dagster processes and everything else on the machine. Beyond the limit DuckDB spills to disk.
+    """
+    from orchestration.settings import load_settings
+
+    settings = load_settings()
+    return {"memory_limit": settings.duckdb_memory_limit, "threads": str(settings.duckdb_threads)}
+
+
 def _open(path: Path, read_only: bool, attempts: int = 30) -> duckdb.DuckDBPyConnection:
     """Open the file, waiting out a process that holds DuckDB's own lock outside ours (a closing dbt, a tool)."""
     for attempt in range(attempts):
         try:
-            return duckdb.connect(str(path), read_only=read_only)
+            return duckdb.connect(str(path), read_only=read_only, config=duckdb_config())
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower() or attempt == attempts - 1:
                 raise

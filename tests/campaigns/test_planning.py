@@ -43,3 +43,33 @@ def test_the_guard_base_is_the_360s_customers_and_eligibility_is_the_models(tmp_
 
     assert inputs.customers_known == {D: 2}
     assert inputs.eligibility[["customer_id", "channel", "purpose"]].values.tolist() == [["c1", "email", "ad"]]
+
+
+def test_the_policy_reads_only_the_history_its_window_can_see(tmp_path: Path) -> None:
+    """The planned history grows every day; the policy reads its own keys (however old) and its customers'
+    capped ads within the longest cap window (30 days), not the rest of the shop's past."""
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    ensure_tables(con)
+    con.execute("create schema staging; create schema intermediate")
+    con.execute("create table staging.stg_shop__customers (customer_id varchar, customer_name varchar)")
+    con.execute("create table intermediate.int_customer_states_daily (as_of_date date, customer_id varchar)")
+    con.register("_model", pd.DataFrame(columns=ELIGIBILITY_COLUMNS))
+    con.execute("create table intermediate.int_customer_eligibility_daily as select * from _model")
+
+    def planned(key: str, customer: str, day: str, purpose: str = "ad", cap_class: str = "promotional") -> None:
+        con.execute(
+            "insert into sends.planned_sends_rendered values (?, 'promo', 1, ?, ?, 'c', 'email', 'email', ?, 50,"
+            " ?, 'a@example.com', null, 'b', '{}', 1, null, ?::date + interval 10 hour, 0, 'scheduled', now())",
+            [key, customer, day, purpose, cap_class, day],
+        )
+
+    planned("k-own-old", "c1", "2024-01-10")  # the window's own key, long ago: already planned
+    planned("k-cap-near", "c1", "2025-05-20")  # c1's ad 26 days before: counts against the 30-day cap
+    planned("k-cap-far", "c1", "2025-05-10")  # 36 days before: no cap window reaches it
+    planned("k-service", "c1", "2025-06-14", purpose="info", cap_class="service")  # uncapped
+    planned("k-other", "c9", "2025-06-14")  # a customer not in the window
+    send_list = pd.DataFrame([{"customer_id": "c1", "send_key": "k-own-old"}], columns=SEND_LIST_COLUMNS)
+
+    inputs = load_inputs(con, D, D, send_list, tmp_path / "no-ledger.sqlite", PolicyConfig())
+
+    assert sorted(inputs.history["send_key"]) == ["k-cap-near", "k-own-old"]

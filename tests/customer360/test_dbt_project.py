@@ -82,17 +82,17 @@ def test_every_unit_test_and_data_test_passes(built: tuple[Path, Path, str]) -> 
         "purchase_days_stop_at_the_end_of_the_as_of_day",
         "states_recency_is_first_to_last_purchase_not_days_since",
         "states_monetary_value_excludes_the_first_purchase_day",
-        "states_over_a_window_change_on_purchase_days_and_see_nothing_later",
+        "states_over_a_window_change_on_purchase_days_and_see_no_later",
         "rfm_scores_are_rank_quintiles_and_ties_share_the_lower_score",
         # the legal cases of eligibility (정보통신망법 제50조, 시행령 제61조)
-        "eligibility_latest_change_at_or_before_the_day_wins_and_a_withdrawal_wins_a_tie",
-        "eligibility_info_needs_info_consent_and_a_legal_notice_goes_unless_refused",
+        "eligibility_latest_change_by_the_day_wins_withdrawal_wins_ties",
+        "eligibility_info_needs_consent_legal_notice_goes_unless_refused",
         "eligibility_needs_a_live_address_of_the_right_format",
         "eligibility_ledger_suppressions_stop_ads_or_every_message",
         "eligibility_an_opt_out_belongs_to_the_address",
         "eligibility_night_consent_is_separate",
-        "eligibility_existing_customer_exception_lists_categories_bought_within_the_months",
-        "eligibility_existing_customer_exception_counts_calendar_months_across_a_leap_day",
+        "eligibility_existing_customer_exception_lists_recent_categories",
+        "eligibility_existing_customer_exception_months_across_leap_day",
         "repurchase_due_lists_the_360s_due_date_for_the_grace_days",
     ):
         assert rule in output, rule

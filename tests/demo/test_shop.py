@@ -392,3 +392,16 @@ def test_leads_came_from_paid_ads_and_never_signed_up_nor_bought(tmp_path: Path)
     assert {r["channel"] for r in consents} == {"email", "sms"}
     advertised = {r["customer_id"] for r in consents if r["purpose"] == "ad" and r["granted"] == "true"}
     assert 0.5 < len(advertised) / len(leads) < 0.9
+
+
+def test_volume_controls_make_a_bigger_shop_that_still_holds_together(tmp_path: Path) -> None:
+    """A benchmark shop (10 orders a customer, fewer tracked funnels) made by the project itself: the
+    volume controls scale what they say, and the story still holds (no broken rows in a clean shop)."""
+    base = ShopSpec(customers=2_000, days=365, seed=3, end_date=END, dirty_share=0.0)
+    natural = generate_shop(base, tmp_path / "natural")
+    heavy_spec = dataclasses.replace(base, order_volume=6.0, browse_volume=0.0, funnel_share=0.3)
+    heavy = generate_shop(heavy_spec, tmp_path / "heavy")
+    assert heavy.rows["orders.csv"] > 3 * natural.rows["orders.csv"]
+    assert heavy.rows["customers.csv"] == natural.rows["customers.csv"]
+    assert heavy.rows["events.csv"] / heavy.rows["orders.csv"] < natural.rows["events.csv"] / natural.rows["orders.csv"]
+    assert find_broken({f: read(tmp_path / "heavy", f) for f in FILES}, END) == {f: {} for f in FILES}

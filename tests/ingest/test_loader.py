@@ -4,6 +4,8 @@ and every good row still loads."""
 from __future__ import annotations
 
 import logging
+import os
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -153,3 +155,71 @@ def test_a_mobile_number_has_the_right_length(tmp_path: Path, phone: str, loads:
         [(line, column, rule, detail)] = quarantined
         assert (line, column, rule) == (2, "phone", "invalid_phone")
         assert "010 and 8 digits" in detail and phone not in detail
+
+
+# -- a file that did not change is not read again --------------------------------------------------------
+
+
+def _write(path: Path, text: str, mtime: float | None = None) -> None:
+    path.write_text(text, encoding="utf-8")
+    if mtime is not None:
+        os.utime(path, (mtime, mtime))
+
+
+def _reloaded(con: duckdb.DuckDBPyConnection, data: Path, **kwargs: object) -> dict[str, bool]:
+    return {r.table: r.reloaded for r in load_folder(con, data, "Asia/Seoul", NOW, **kwargs) if r.present}
+
+
+def _customer_names(con: duckdb.DuckDBPyConnection) -> list[str]:
+    return [r[0] for r in con.execute("select name from raw.customers order by customer_id").fetchall()]
+
+
+def test_an_unchanged_file_keeps_its_load_and_a_touched_one_is_read_again(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    hour_ago = time.time() - 3600
+    _write(data / "customers.csv", CUSTOMERS + GOOD_CUSTOMER, hour_ago)
+    _write(data / "orders.csv", ORDERS + "o1,c1,2025-02-01 10:00,1000,paid\n", hour_ago)
+    con = duckdb.connect(str(tmp_path / "wh.duckdb"))
+    assert _reloaded(con, data) == {"customers": True, "orders": True}
+
+    # Same size and time, other bytes: only a read could tell, and an unchanged file is not read.
+    _write(data / "customers.csv", (CUSTOMERS + GOOD_CUSTOMER).replace("김민지", "박민지"), hour_ago)
+    assert _reloaded(con, data) == {"customers": False, "orders": False}
+    assert _customer_names(con) == ["김민지"]
+    assert con.execute("select count(*) from raw.orders").fetchone() == (1,)
+
+    os.utime(data / "customers.csv")  # a new modification time: read again, and the files that reference it
+    assert _reloaded(con, data) == {"customers": True, "orders": True}
+    assert _customer_names(con) == ["박민지"]
+    assert _reloaded(con, data, full_reload=True) == {"customers": True, "orders": True}
+
+
+def test_a_file_written_just_now_is_compared_by_content(tmp_path: Path) -> None:
+    """A write within the file system's time resolution can leave size and time as they were."""
+    data = tmp_path / "data"
+    data.mkdir()
+    _write(data / "customers.csv", CUSTOMERS + GOOD_CUSTOMER)
+    _write(data / "orders.csv", ORDERS)
+    stamp = (data / "customers.csv").stat().st_mtime_ns
+    con = duckdb.connect(str(tmp_path / "wh.duckdb"))
+    _reloaded(con, data)
+    (data / "customers.csv").write_text((CUSTOMERS + GOOD_CUSTOMER).replace("김민지", "박민지"), encoding="utf-8")
+    os.utime(data / "customers.csv", ns=(stamp, stamp))
+    assert _reloaded(con, data)["customers"] is True
+    assert _customer_names(con) == ["박민지"]
+    assert _reloaded(con, data)["customers"] is False  # same content now
+
+
+def test_rows_quarantined_for_lying_in_the_future_are_judged_again(tmp_path: Path) -> None:
+    """Tomorrow's clock may accept them: such a file is always read again, and its quarantine kept exact."""
+    data = tmp_path / "data"
+    data.mkdir()
+    hour_ago = time.time() - 3600
+    _write(data / "customers.csv", CUSTOMERS + GOOD_CUSTOMER + "c3,최유진,,,2031-01-01 00:00\n", hour_ago)
+    _write(data / "orders.csv", ORDERS, hour_ago)
+    con = duckdb.connect(str(tmp_path / "wh.duckdb"))
+    _reloaded(con, data)
+    assert _reloaded(con, data)["customers"] is True
+    rules = con.execute("select rule, count(*) from raw.quarantine where file = 'customers.csv' group by 1").fetchall()
+    assert rules == [("timestamp_in_future", 1)]

@@ -14,11 +14,13 @@ with eligibility as (
 select
     customer_id
     {%- for channel in consent_channels() %},
-    coalesce(max(case when channel = '{{ channel }}' and purpose = 'ad' then consent_state = 'granted' end), false)
+    {%- set on_channel = "channel = '" ~ channel ~ "'" %}
+    {#- bool_or, not max(): max over booleans is DuckDB's, Postgres has no such aggregate -#}
+    coalesce({{ dbt.bool_or("case when " ~ on_channel ~ " and purpose = 'ad' then consent_state = 'granted' end") }}, false)
         as has_{{ channel }}_ad_consent,
-    coalesce(max(case when channel = '{{ channel }}' and purpose = 'ad' then has_night_consent end), false)
+    coalesce({{ dbt.bool_or("case when " ~ on_channel ~ " and purpose = 'ad' then has_night_consent end") }}, false)
         as has_{{ channel }}_night_ad_consent,
-    coalesce(max(case when channel = '{{ channel }}' and purpose = 'info' then consent_state = 'granted' end), false)
+    coalesce({{ dbt.bool_or("case when " ~ on_channel ~ " and purpose = 'info' then consent_state = 'granted' end") }}, false)
         as has_{{ channel }}_info_consent,
     max(case when channel = '{{ channel }}' and purpose = 'ad' and consent_state = 'granted' then consent_recorded_at end)
         as {{ channel }}_ad_consent_at,

@@ -27,10 +27,11 @@ purchase_days as (
     select
         paid_orders.customer_id,
         paid_orders.ordered_date as purchase_date,
-        sum(paid_orders.amount) as purchase_amount,
+        {#- money keeps the staging type: a bare sum widens it differently on each adapter -#}
+        cast(sum(paid_orders.amount) as {{ dbt.type_numeric() }}) as purchase_amount,
         count(*) as orders_on_day,
-        coalesce(sum(order_lines.items_amount), 0) as items_amount,
-        coalesce(sum(order_lines.discounted_amount), 0) as discounted_amount,
+        cast(coalesce(sum(order_lines.items_amount), 0) as {{ dbt.type_numeric() }}) as items_amount,
+        cast(coalesce(sum(order_lines.discounted_amount), 0) as {{ dbt.type_numeric() }}) as discounted_amount,
         min(order_lines.replenishment_days) as replenishment_days
     from paid_orders
     left join order_lines on order_lines.order_id = paid_orders.order_id

@@ -141,7 +141,7 @@ daily as (
         state_ranges.first_order_date,
         state_ranges.last_order_date,
         state_ranges.previous_order_date,
-        coalesce(state_ranges.total_revenue, 0) as total_revenue,
+        cast(coalesce(state_ranges.total_revenue, 0) as {{ dbt.type_numeric() }}) as total_revenue,
         state_ranges.first_day_revenue,
         state_ranges.items_amount,
         state_ranges.discounted_amount,

@@ -2,13 +2,26 @@
 
 They read the warehouse for the run's window (never the partitioned asset as an input, which would load
 every partition) and run the great-expectations rules of orchestration/campaigns/checks.py.
+
+Over a window of several days (a backfill), a rule broken on some of its days holds those days only: the
+check fails as a warning naming them (`held_days`), the run goes on, and delivery refuses exactly those
+days' sends (it evaluates the same rules per day: orchestration/defs/deliver/deliveries.py). A rule broken
+on every day of the window, or on a one-day run, fails as an error and blocks delivery.
 """
 
 from typing import Any
 
 import dagster as dg
 
-from orchestration.campaigns.checks import RULE_DESCRIPTIONS, Rule, prepare, read_window, validate
+from orchestration.campaigns.checks import (
+    RULE_DESCRIPTIONS,
+    Rule,
+    RuleResult,
+    failures_by_day,
+    prepare,
+    read_window,
+    validate,
+)
 from orchestration.campaigns.config import load_policy
 from orchestration.campaigns.legal import Sender
 from orchestration.campaigns.spec import load_campaigns
@@ -32,6 +45,7 @@ def planned_sends_checks(context: dg.AssetCheckExecutionContext, warehouse: Ware
     specs = {s.id: s for s in load_campaigns()}
     frame = prepare(sends, specs, load_policy(), Sender.from_env().name)
     results = validate(frame)
+    days = len(set(frame["as_of_date"])) if len(frame) else 0
     selected = {key.name for key in context.selected_asset_check_keys}
     for rule, result in results.items():
         if str(rule) not in selected:
@@ -44,6 +58,9 @@ def planned_sends_checks(context: dg.AssetCheckExecutionContext, warehouse: Ware
         }
         if result.examples:
             metadata["examples_masked"] = dg.MetadataValue.json(result.examples)
+        held_days = failures_by_day(frame, {rule: result})
+        if held_days:
+            metadata["held_days"] = dg.MetadataValue.json({str(d): why for d, why in held_days.items()})
         if rule is Rule.AUDIENCE_GUARD and not result.passed:
             waiting = frame[frame["state"] != "scheduled"]
             held = sorted(
@@ -59,12 +76,15 @@ def planned_sends_checks(context: dg.AssetCheckExecutionContext, warehouse: Ware
             check_name=str(rule),
             asset_key=PLANNED_SENDS_KEY,
             passed=result.passed,
-            severity=_severity(rule),
+            severity=_severity(rule, result, len(held_days), days),
             metadata=metadata,
         )
 
 
-def _severity(rule: Rule) -> dg.AssetCheckSeverity:
+def _severity(rule: Rule, result: RuleResult, held_days: int, days: int) -> dg.AssetCheckSeverity:
     """A held send list is the guard working, not a fault: a warning (it blocks nothing; delivery sends
-    scheduled rows only, and the held ones wait for `dangol approve`). Every other rule is an error."""
-    return dg.AssetCheckSeverity.WARN if rule is Rule.AUDIENCE_GUARD else dg.AssetCheckSeverity.ERROR
+    scheduled rows only, and the held ones wait for `dangol approve`). A rule broken on some days of a
+    longer window holds those days at delivery: a warning, so the other days go on. Else an error."""
+    if rule is Rule.AUDIENCE_GUARD or (not result.passed and 0 < held_days < days):
+        return dg.AssetCheckSeverity.WARN
+    return dg.AssetCheckSeverity.ERROR

@@ -18,7 +18,7 @@ import pandas as pd
 from channels.delivery import deliver
 from channels.errors import ChannelConfigError, ChannelError
 from channels.models import Channel, Message, Purpose
-from orchestration.campaigns.checks import prepare, read_window, validate
+from orchestration.campaigns.checks import failures_by_day, prepare, read_window, validate
 from orchestration.campaigns.config import load_policy
 from orchestration.campaigns.eligibility import HandoffSource, eligibility_at_handoff, may_send, message_purpose
 from orchestration.campaigns.handoff import (
@@ -55,7 +55,7 @@ where planned.as_of_date between ? and ? and planned.state = 'scheduled' and del
 order by planned.scheduled_at, planned.send_key
 """
 # The audience guard is not a reason to block a day: held rows are never sent (state), the rest may go.
-_NOT_GATING = {"audience_guard"}
+_NOT_GATING = frozenset({"audience_guard"})
 
 
 def failed_checks(con: duckdb.DuckDBPyConnection, first: date, last: date) -> dict[date, str]:
@@ -67,16 +67,7 @@ def failed_checks(con: duckdb.DuckDBPyConnection, first: date, last: date) -> di
     if not len(sends):
         return {}
     frame = prepare(sends, {s.id: s for s in load_campaigns()}, load_policy(), Sender.from_env().name)
-    failed: dict[date, str] = {}
-    for day, rows in frame.groupby(pd.to_datetime(frame["as_of_date"]).dt.date):
-        broken = [
-            f"{rule} ({result.failing_rows} rows)"
-            for rule, result in validate(rows).items()
-            if not result.passed and str(rule) not in _NOT_GATING
-        ]
-        if broken:
-            failed[day] = ", ".join(broken)
-    return failed
+    return failures_by_day(frame, validate(frame), ignore=_NOT_GATING)
 
 
 def eligibility_now(planned: pd.DataFrame, now: datetime, source: HandoffSource) -> pd.DataFrame:

@@ -133,7 +133,7 @@ def test_blocking_checks_gate_delivery() -> None:
 def test_jobs_schedules_and_sensors_are_pinned() -> None:
     definitions = _definitions()
     jobs = {job.name for job in definitions.resolve_all_job_defs()} - {"__ASSET_JOB"}
-    assert jobs == {"nightly", "deliver", "load_message_events"}
+    assert jobs == {"nightly", "deliver", "load_message_events", "approve_send_list", "test_send"}
     assert {s.name for s in definitions.schedules} == {"nightly_schedule"}
     assert {s.name for s in definitions.sensors or []} == {"due_sends", "message_events_sensor"}
 

@@ -1,7 +1,6 @@
 """Every dbt model as a daily-partitioned asset; the partition window becomes dbt's as-of window."""
 
 import json
-import os
 from datetime import date
 
 import dagster as dg
@@ -13,7 +12,6 @@ from orchestration.lib.dbt import dbt_project, prepare_manifest, translator
 from orchestration.lib.figures import report_days
 from orchestration.lib.partitions import daily_partitions, dbt_vars, window_days
 from orchestration.lib.resources import WarehouseResource
-from orchestration.settings import load_settings
 
 # The graph is read from the manifest: prepare it when the dbt files changed, so "Reload definitions" shows
 # an edited model without restarting `make dev` (a no-op, a few file dates compared, when nothing changed).
@@ -57,11 +55,13 @@ dbt_send_plan = _dbt_step("dbt_send_plan", select=_SEND_PLAN)
 def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
     """One `dbt build` over the run's window; a backfill of many days is one run (a date spine inside)."""
     first, last = window_days(context)
-    settings = load_settings()
-    # dbt runs as a subprocess and reads its profile from the environment.
-    os.environ["DANGOL_WAREHOUSE"] = str(warehouse.file)
-    os.environ["DANGOL_TIMEZONE"] = settings.timezone
-    variables = dbt_vars(first, last) | {"shop_timezone": settings.timezone} | dbt_eligibility_vars(load_policy())
+    # dbt's profile takes the warehouse file and the shop's time zone from these vars (the environment's
+    # values are only its defaults), so the run's resources decide where dbt writes.
+    variables = (
+        dbt_vars(first, last)
+        | {"warehouse_path": str(warehouse.file.resolve()), "shop_timezone": warehouse.timezone}
+        | dbt_eligibility_vars(load_policy())
+    )
     args = ["build", "--vars", json.dumps(variables)]
     events: list = []
     try:

@@ -7,7 +7,7 @@ export UV_COMPILE_BYTECODE := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: demo test check dev install lint bench clean browser
+.PHONY: demo test check portability dev install lint bench clean browser
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,14 @@ check: install
 	$(BIN)/dbt parse --project-dir dbt_project --profiles-dir dbt_project --quiet
 	mkdir -p "$(DAGSTER_HOME)"
 	$(BIN)/dagster definitions validate -w workspace.yaml
+	$(MAKE) --no-print-directory portability
+
+# The models as compiled, linted for what runs on DuckDB only (scripts/portability_lint.py); an empty
+# throwaway warehouse, so the lint never touches a real one.
+portability: install
+	DANGOL_DBT_TARGET=duckdb DANGOL_WAREHOUSE=$(CURDIR)/dbt_project/target/lint/empty.duckdb $(BIN)/dbt compile \
+		--project-dir dbt_project --profiles-dir dbt_project --target-path target/lint --quiet --select resource_type:model
+	$(BIN)/python scripts/portability_lint.py dbt_project/target/lint/manifest.json
 
 dev: install
 	$(BIN)/dangol dev

@@ -7,6 +7,7 @@ from datetime import date, datetime
 
 import duckdb
 
+from orchestration.campaigns.policy import release_hint
 from orchestration.lib.warehouse import connect, scalar
 from orchestration.settings import load_settings
 
@@ -51,10 +52,7 @@ def _print_plan(con: duckdb.DuckDBPyConnection, day: date) -> None:
             print(f"  {reason:<24} {n:>8,}")
     for campaign, *_, held in rows:
         if held:
-            print(
-                f"warning: {campaign}: {held:,} new sends held by the audience guard; to release them:"
-                f" dangol approve --campaign {campaign} --date {day} (or --reject), then rerun the day"
-            )
+            print(f"warning: {campaign}: {held:,} new sends held by the audience guard; {release_hint(campaign, day)}")
     print(f"why (not) a customer: dangol explain --customer <id> --campaign <id> --date {day}")
 
 

@@ -46,29 +46,51 @@
 {%- endmacro %}
 
 {#-
-    Config for an incremental model replaced one window of as_of_dates at a time: the window deleted,
-    then appended, where the adapter can delete (DuckDB, Postgres); insert_overwrite of the as_of_date
-    partitions on Spark.
+    Config for an incremental model replaced one window of as_of_dates at a time: the pre-hook empties the
+    window's days, then the new rows are appended, on every adapter. (delete+insert by unique key, and
+    Spark's insert_overwrite of the partitions written, only replaced the days the new rows carry, so a day
+    that now has no rows - a fixed audience model that selected everyone - kept its old answer.)
 -#}
 {% macro daily_incremental_config() -%}
-    {#- Every run replaces the days of its window: the pre-hook empties the whole window, then the new
-        rows are appended. (delete+insert by unique key only replaced the days the new rows carry, so a
-        day that now has no rows - a fixed audience model that selected everyone - kept its old answer.) -#}
-    {%- if target.type == 'spark' or target.type == 'databricks' -%}
-        {#- insert_overwrite replaces only the partitions written; Delta tables can take the same
-            pre-hook (delete_window_rows), plain parquet cannot. -#}
-        {{ return({'materialized': 'incremental', 'incremental_strategy': 'insert_overwrite',
-                   'partition_by': ['as_of_date'], 'file_format': 'parquet', 'on_schema_change': 'append_new_columns'}) }}
-    {%- else -%}
-        {{ return({'materialized': 'incremental', 'incremental_strategy': 'append',
-                   'on_schema_change': 'append_new_columns', 'pre_hook': ["{{ delete_window_rows() }}"]}) }}
+    {%- set config = {'materialized': 'incremental', 'incremental_strategy': 'append',
+                      'on_schema_change': 'append_new_columns', 'pre_hook': ["{{ delete_window_rows() }}"]} -%}
+    {%- if target.type in ('spark', 'databricks') -%}
+        {#- a partition per day, so the pre-hook can drop a day on plain parquet tables (no delete there) -#}
+        {%- do config.update({'partition_by': ['as_of_date'], 'file_format': 'parquet'}) -%}
+    {%- endif -%}
+    {{ return(config) }}
+{%- endmacro %}
+
+{#- The run window's days as ISO dates, first to last (the `start_date` .. `end_date` vars). -#}
+{% macro window_days() -%}
+    {%- set today = _today_in_shop_tz() -%}
+    {%- set first = modules.datetime.date.fromisoformat(var('start_date', var('end_date', today))) -%}
+    {%- set last = modules.datetime.date.fromisoformat(var('end_date', today)) -%}
+    {%- set days = [] -%}
+    {%- for offset in range((last - first).days + 1) -%}
+        {%- do days.append((first + modules.datetime.timedelta(days=offset)).isoformat()) -%}
+    {%- endfor -%}
+    {{ return(days) }}
+{%- endmacro %}
+
+{#- Empty the run window's days of an incremental daily model (nothing on its first build). -#}
+{% macro delete_window_rows(column='as_of_date') -%}
+    {{ return(adapter.dispatch('delete_window_rows', 'dangol')(column)) }}
+{%- endmacro %}
+
+{% macro default__delete_window_rows(column) -%}
+    {%- if is_incremental() -%}
+        delete from {{ this }} where {{ column }} between {{ window_start_date() }} and {{ as_of_date() }}
     {%- endif -%}
 {%- endmacro %}
 
-{#- Delete the run window's days from an incremental daily model (nothing on its first build). -#}
-{% macro delete_window_rows(column='as_of_date') -%}
+{#- Spark's parquet tables cannot delete rows: drop each day's partition instead (one statement each, as
+    Spark's SQL runs one statement per call); the hook itself is then empty. -#}
+{% macro spark__delete_window_rows(column) -%}
     {%- if is_incremental() -%}
-        delete from {{ this }} where {{ column }} between {{ window_start_date() }} and {{ as_of_date() }}
+        {%- for day in window_days() -%}
+            {%- do run_query("alter table " ~ this ~ " drop if exists partition (" ~ column ~ " = '" ~ day ~ "')") -%}
+        {%- endfor -%}
     {%- endif -%}
 {%- endmacro %}
 

@@ -74,10 +74,25 @@ def explain(con: duckdb.DuckDBPyConnection, customer_id: str, campaign: Campaign
     else:
         lines.append(f"  NOT SENT: excluded at step {STEP_NUMBER.get(Step(step), step)}, reason {reason}.")
         lines.append(f"  why: {detail}")
+    lines.extend(_answer(con, campaign_id, day))
     if considered != detail:
         lines.append(f"  channels considered, in the plan's order: {considered}")
     lines.append(f"  cycle {cycle}, idempotency key {key}")
     return "\n".join(lines)
+
+
+def _answer(con: duckdb.DuckDBPyConnection, campaign_id: str, day: date) -> list[str]:
+    """Who answered the audience guard for this campaign-day, if anyone did."""
+    if not _exists(con, "sends", "approvals"):
+        return []
+    row = con.execute(
+        "select decision, decided_by, recorded_at, note from sends.approvals where campaign_id = ? and as_of_date = ?",
+        [campaign_id, day],
+    ).fetchone()
+    if row is None:
+        return []
+    decision, by, at, note = row
+    return [f"  the held send list was {decision} by {by} at {at:%Y-%m-%d %H:%M}" + (f": {note}" if note else "")]
 
 
 def _planned_message(con: duckdb.DuckDBPyConnection, key: str) -> list[str]:

@@ -523,6 +523,14 @@ def caps_and_collisions(
 # -- step 8: the audience guard -------------------------------------------------------------------------
 
 
+def release_hint(campaign_id: str, day: date) -> str:
+    """How a person answers a held send list: the one wording, read by the plan, its checks and the CLI."""
+    return (
+        f"approve or reject it with the job approve_send_list (partition {day}, campaign {campaign_id}),"
+        f" or `dangol approve --campaign {campaign_id} --date {day}` (or --reject), then rerun the day"
+    )
+
+
 @dataclass(frozen=True)
 class GuardVerdict:
     state: GuardState
@@ -567,8 +575,7 @@ def audience_guard(
         return GuardVerdict(GuardState.APPROVED, baseline, limit, f"{why}; approved by a person")
     if approval == "rejected":
         return GuardVerdict(GuardState.REJECTED, baseline, limit, f"{why}; rejected by a person")
-    how = f"approve with `dangol approve --campaign {campaign.id} --date {day}` (or --reject), then rerun the day"
-    return GuardVerdict(GuardState.HELD, baseline, limit, f"{why}: held for approval; {how}")
+    return GuardVerdict(GuardState.HELD, baseline, limit, f"{why}: held for approval; {release_hint(campaign.id, day)}")
 
 
 # -- the whole policy ----------------------------------------------------------------------------------

@@ -23,9 +23,9 @@ from orchestration.campaigns.links import DEFAULT_TRACK_URL
 from orchestration.definitions import defs
 from orchestration.defs.campaigns.send_lists import send_lists
 from orchestration.lib.clock import ClockResource
-from orchestration.lib.resources import ChannelsResource, TrackingResource, WarehouseResource
+from orchestration.lib.resources import ChannelsResource, ShopDataResource, TrackingResource, WarehouseResource
 from tests.conftest import ShopEnv
-from tests.integration.test_campaigns_e2e import D, write_shop
+from tests.integration.test_campaigns_e2e import D
 
 NEXT = D + timedelta(days=1)
 # When each campaign of the designed shop is planned for on D+1 (shop time): daily_at, or the event-based
@@ -42,15 +42,6 @@ DUE = {
     "win_back": "19:00",
 }
 PLANNED = len(DUE) + 1  # planned sends (consent_change_notice has two)
-
-
-@pytest.fixture(scope="module")
-def planned_night(tmp_path_factory: pytest.TempPathFactory) -> ShopEnv:
-    """The nightly run for D, through the CLI, at 02:00 on D+1: it plans, and hands off what is due then."""
-    env = ShopEnv(tmp_path_factory.mktemp("planned"))
-    write_shop(env.root / "shop")
-    env.dangol("run", "--date", D.isoformat(), "--data-dir", str(env.root / "shop"), "--at", f"{NEXT} 02:00")
-    return env
 
 
 @dataclass
@@ -72,6 +63,7 @@ class Shop:
                 outbox_dir=str(self.root / "warehouse" / "outbox"),
                 ledger_path=str(self.root / "warehouse" / "ledger.sqlite"),
             ),
+            "shop_data": ShopDataResource(data_dir=str(self.root / "shop")),
             "clock": ClockResource(frozen_at=clock),
         }
 

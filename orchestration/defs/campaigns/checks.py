@@ -12,6 +12,7 @@ on every day of the window, or on a one-day run, fails as an error and blocks de
 from typing import Any
 
 import dagster as dg
+import pandas as pd
 
 from orchestration.campaigns.checks import (
     RULE_DESCRIPTIONS,
@@ -25,6 +26,8 @@ from orchestration.campaigns.checks import (
 from orchestration.campaigns.config import load_policy
 from orchestration.campaigns.legal import Sender
 from orchestration.campaigns.spec import load_campaigns
+from orchestration.defs.campaigns.plan import APPROVE_JOB
+from orchestration.defs.console.approve import how_to_release_md
 from orchestration.lib.partitions import window_days
 from orchestration.lib.resources import WarehouseResource
 
@@ -63,15 +66,11 @@ def planned_sends_checks(context: dg.AssetCheckExecutionContext, warehouse: Ware
             metadata["held_days"] = dg.MetadataValue.json({str(d): why for d, why in held_days.items()})
         if rule is Rule.AUDIENCE_GUARD and not result.passed:
             waiting = frame[frame["state"] != "scheduled"]
-            held = sorted(
-                {(c, str(d)[:10]) for c, d in zip(waiting["campaign_id"], waiting["as_of_date"], strict=True)}
-            )
+            days = pd.to_datetime(waiting["as_of_date"]).dt.date
+            held = sorted(set(zip(waiting["campaign_id"], days, strict=True)))
             metadata["held_sends"] = len(waiting)
-            metadata["how_to_release"] = dg.MetadataValue.md(
-                "\n".join(
-                    f"- `dangol approve --campaign {c} --date {d}` (or `--reject`), then rerun {d}" for c, d in held
-                )
-            )
+            metadata["approve_job"] = APPROVE_JOB
+            metadata["how_to_release"] = dg.MetadataValue.md(how_to_release_md(held))
         yield dg.AssetCheckResult(
             check_name=str(rule),
             asset_key=PLANNED_SENDS_KEY,
@@ -83,8 +82,8 @@ def planned_sends_checks(context: dg.AssetCheckExecutionContext, warehouse: Ware
 
 def _severity(rule: Rule, result: RuleResult, held_days: int, days: int) -> dg.AssetCheckSeverity:
     """A held send list is the guard working, not a fault: a warning (it blocks nothing; delivery sends
-    scheduled rows only, and the held ones wait for `dangol approve`). A rule broken on some days of a
-    longer window holds those days at delivery: a warning, so the other days go on. Else an error."""
+    scheduled rows only, and the held ones wait for the approve_send_list job). A rule broken on some days
+    of a longer window holds those days at delivery: a warning, so the other days go on. Else an error."""
     if rule is Rule.AUDIENCE_GUARD or (not result.passed and 0 < held_days < days):
         return dg.AssetCheckSeverity.WARN
     return dg.AssetCheckSeverity.ERROR

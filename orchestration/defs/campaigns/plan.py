@@ -21,9 +21,11 @@ from orchestration.campaigns.planning import (
     write_catalogue,
     write_plan,
 )
-from orchestration.campaigns.policy import Decision, PolicyInputs, PolicyResult, plan
+from orchestration.campaigns.policy import Decision, PolicyInputs, PolicyResult, plan, release_hint
 from orchestration.campaigns.spec import load_campaigns
 from orchestration.defs.campaigns.send_lists import send_list_key
+from orchestration.lib.choices import Answer, CampaignChoice
+from orchestration.lib.clock import ClockResource
 from orchestration.lib.figures import of_day, report_days
 from orchestration.lib.partitions import daily_partitions, days_between, window_backfill, window_days
 from orchestration.lib.resources import ChannelsResource, WarehouseResource
@@ -40,12 +42,29 @@ _READS = [
 _GREETING = re.compile(r"([가-힣A-Za-z]{1,12})(님)")
 
 
-class PlanConfig(dg.Config):
-    """Answers to held send lists, from the launchpad: campaign ids approved or rejected for the window."""
+APPROVE_JOB = "approve_send_list"
 
-    approve: list[str] = Field(default_factory=list)
-    reject: list[str] = Field(default_factory=list)
-    decided_by: str = "dagster-ui"
+
+class HeldListAnswer(dg.Config):
+    """A person's answer to a send list the audience guard held (for the day of the run's partition)."""
+
+    campaign: CampaignChoice = Field(description="The campaign whose send list was held (pick from the list).")
+    decision: Answer = Field(
+        description="APPROVE: the held sends go out (at the campaign's next send time if theirs has passed)."
+        " REJECT: none of them goes out."
+    )
+    decided_by: str = Field(min_length=1, description="Your name: recorded with the answer and shown by explain.")
+    note: str = Field(default="", description="Why (recorded with the answer).")
+
+
+class PlanConfig(dg.Config):
+    """The plan's run config. Only the approve_send_list job needs it: the nightly run plans without it."""
+
+    answer: HeldListAnswer | None = Field(
+        default=None,
+        description="Approve or reject a held send list before planning the day again (the approve_send_list"
+        " job requires it).",
+    )
 
 
 def masked_preview(text: str | None, name: str | None, limit: int = 120) -> str:
@@ -148,21 +167,32 @@ _specs = load_campaigns()
     pool="warehouse",
 )
 def send_plan(
-    context: dg.AssetExecutionContext, config: PlanConfig, warehouse: WarehouseResource, channels: ChannelsResource
+    context: dg.AssetExecutionContext,
+    config: PlanConfig,
+    warehouse: WarehouseResource,
+    channels: ChannelsResource,
+    clock: ClockResource,
 ):
     """Consent -> suppression -> night -> caps -> collisions -> control/holdout -> already sent -> guard."""
     first, last = window_days(context)
     specs = {s.id: s for s in load_campaigns()}
     policy = load_policy()
     check_campaigns(list(specs.values()), policy)
+    answer = config.answer
+    if answer is None and context.run.job_name == APPROVE_JOB:
+        raise dg.Failure(
+            f"{APPROVE_JOB} needs an answer: set ops.send_plan.config.answer (campaign, decision, decided_by)"
+        )
     with warehouse.write() as con:
         ensure_tables(con)
-        for decision, ids in (("approved", config.approve), ("rejected", config.reject)):
-            for campaign_id in ids:
-                if campaign_id not in specs:
-                    raise dg.Failure(f"no campaign {campaign_id!r} to {decision[:-1]}")
-                for day in days_between(first, last):
-                    record_approval(con, campaign_id, day, decision, config.decided_by)
+        if answer is not None:
+            campaign_id = str(answer.campaign.value)
+            if campaign_id not in specs:
+                raise dg.Failure(f"no campaign {campaign_id!r} in the campaign files any more")
+            for day in days_between(first, last):
+                record_approval(
+                    con, campaign_id, day, str(answer.decision), answer.decided_by, answer.note, at=clock.now()
+                )
         send_list = read_send_lists(con, first, last, specs)
         inputs = load_inputs(con, first, last, send_list, Path(channels.ledger_path), policy)
         result = plan(reschedule_approved(send_list, inputs.approvals, specs), inputs, specs, policy)
@@ -175,8 +205,7 @@ def send_plan(
     for row in held.itertuples(index=False):
         context.log.warning(
             f"{row.campaign_id} on {row.as_of_date}: {row.held} new sends held by the audience guard (baseline"
-            f" {row.baseline}); release with `dangol approve --campaign {row.campaign_id} --date {row.as_of_date}`"
-            " (or --reject), then rerun the day"
+            f" {row.baseline}); {release_hint(row.campaign_id, pd.Timestamp(row.as_of_date).date())}"
         )
     # Each day of the window its own figures; the window's result keeps only the window.
     days = {day: plan_metadata(of_day_result(result, day), names, day, day) for day in days_between(first, last)}
@@ -187,7 +216,12 @@ def send_plan(
         asset_key=DECISIONS_RAW_KEY,
     )
     yield dg.MaterializeResult(asset_key=PLANNED_RENDERED_KEY, metadata={"window": metadata["window"]})
-    yield dg.MaterializeResult(asset_key=DECISIONS_RAW_KEY, metadata={"window": metadata["window"]})
+    answered = (
+        {"answer": f"{answer.campaign.value} {answer.decision} by {answer.decided_by} at {clock.now():%Y-%m-%d %H:%M}"}
+        if answer is not None
+        else {}
+    )
+    yield dg.MaterializeResult(asset_key=DECISIONS_RAW_KEY, metadata={"window": metadata["window"], **answered})
 
 
 def of_day_result(result: PolicyResult, day: date) -> PolicyResult:

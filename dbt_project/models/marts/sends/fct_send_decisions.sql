@@ -11,7 +11,7 @@
 {{ config(materialized='view', schema='sends') }}
 
 with decisions as (
-    select * from {{ source('sends', 'send_decisions_raw') }}
+    select * from {{ ref('stg_sends__send_decisions') }}
 ),
 
 refusals as (
@@ -21,21 +21,21 @@ refusals as (
 )
 
 select
-    cast(decisions.campaign_id as varchar) as campaign_id,
+    cast(decisions.campaign_id as {{ dbt.type_string() }}) as campaign_id,
     cast(decisions.step as integer) as step,
-    cast(decisions.customer_id as varchar) as customer_id,
+    cast(decisions.customer_id as {{ dbt.type_string() }}) as customer_id,
     cast(decisions.as_of_date as date) as as_of_date,
-    cast(decisions.cycle as varchar) as cycle,
-    cast(decisions.send_key as varchar) as send_key,
-    cast(decisions.purpose as varchar) as purpose,
-    cast(coalesce(refusals.delivery_state, decisions.decision) as varchar) as decision,
-    cast(case when refusals.send_key is null then decisions.policy_step else 'delivery' end as varchar)
+    cast(decisions.cycle as {{ dbt.type_string() }}) as cycle,
+    cast(decisions.send_key as {{ dbt.type_string() }}) as send_key,
+    cast(decisions.purpose as {{ dbt.type_string() }}) as purpose,
+    cast(coalesce(refusals.delivery_state, decisions.decision) as {{ dbt.type_string() }}) as decision,
+    cast(case when refusals.send_key is null then decisions.policy_step else 'delivery' end as {{ dbt.type_string() }})
         as policy_step,
-    cast(coalesce(refusals.delivery_state, decisions.reason) as varchar) as reason,
-    cast(coalesce(refusals.delivery_reason, decisions.detail) as varchar) as detail,
-    cast(decisions.channel as varchar) as channel,
+    cast(coalesce(refusals.delivery_state, decisions.reason) as {{ dbt.type_string() }}) as reason,
+    cast(coalesce(refusals.delivery_reason, decisions.detail) as {{ dbt.type_string() }}) as detail,
+    cast(decisions.channel as {{ dbt.type_string() }}) as channel,
     cast(decisions.scheduled_at as {{ dbt.type_timestamp() }}) as scheduled_at,
-    cast(decisions.channels_considered as varchar) as channels_considered,
+    cast(decisions.channels_considered as {{ dbt.type_string() }}) as channels_considered,
     refusals.send_key is null and decisions.decision = 'planned' as is_planned,
     cast(decisions.decided_at as {{ dbt.type_timestamp() }}) as decided_at
 from decisions

@@ -19,7 +19,7 @@ import yaml
 from channels.ledger import Ledger
 from channels.tracking.tokens import DEV_KEYS, Signer, parse_keys
 from orchestration.campaigns.explain import explain
-from orchestration.campaigns.spec import CAMPAIGNS_DIR
+from orchestration.campaigns.spec import CAMPAIGNS_DIR, load_campaigns
 from orchestration.definitions import defs
 from orchestration.lib.warehouse import connect
 from tests.integration import test_handoff_runs
@@ -114,3 +114,19 @@ def test_a_test_send_goes_to_the_team_marked_as_a_test_and_never_to_a_customer(s
     failure = next(e for e in refused.all_events if e.is_step_failure)
     assert "is a customer's email address" in failure.step_failure_data.error.message
     assert customer not in (shop.root / "warehouse" / "outbox" / "outbox.jsonl").read_text(encoding="utf-8")
+
+
+def load_campaign(campaign_id: str):
+    return {s.id: s for s in load_campaigns()}[campaign_id]
+
+
+def test_the_explain_job_answers_as_dangol_explain_does(shop: Shop) -> None:
+    config = {"customer_id": "h01", "campaign": "help_offer"}
+    result = _run(shop, "explain_customer", f"{NEXT} 09:00", {"explain_decision": {"config": config}})
+    assert result.success
+    answer = result.output_for_node("explain_decision")
+    with connect(shop.warehouse, read_only=True) as con:
+        assert answer == explain(con, "h01", load_campaign("help_offer"), D)
+    assert "SENT (planned): sms to 010-****-0003" in answer  # masked
+    (event,) = [e for e in result.all_events if e.event_type_value == "STEP_OUTPUT"]
+    assert "deferred to 2025-06-16 08:00" in event.step_output_data.metadata["why"].value

@@ -159,9 +159,14 @@ def test_blocking_checks_gate_delivery() -> None:
 def test_jobs_schedules_and_sensors_are_pinned() -> None:
     definitions = _definitions()
     jobs = {job.name for job in definitions.resolve_all_job_defs()} - {"__ASSET_JOB"}
-    assert jobs == {"nightly", "deliver", "load_message_events", "approve_send_list", "test_send"}
+    assert jobs == {"nightly", "deliver", "load_message_events", "approve_send_list", "test_send", "explain_customer"}
     assert {s.name for s in definitions.schedules} == {"nightly_schedule"}
-    assert {s.name for s in definitions.sensors or []} == {"due_sends", "message_events_sensor"}
+    assert {s.name for s in definitions.sensors or []} == {
+        "due_sends",
+        "message_events_sensor",
+        "alert_on_failed_run",
+        "alert_on_held_send_list",
+    }
 
 
 def test_every_asset_is_daily_partitioned_in_seoul_and_writes_through_the_warehouse_pool() -> None:

@@ -17,6 +17,7 @@ import hashlib
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -420,11 +421,19 @@ def _standing_report(con: duckdb.DuckDBPyConnection, contract: FileContract, pat
 
 
 def load_folder(
-    con: duckdb.DuckDBPyConnection, data_dir: Path, timezone: str, now_local: datetime, *, full_reload: bool = False
+    con: duckdb.DuckDBPyConnection,
+    data_dir: Path,
+    timezone: str,
+    now_local: datetime,
+    *,
+    full_reload: bool = False,
+    progress: Callable[[int, int, FileReport, float], None] | None = None,
 ) -> list[FileReport]:
     """Load every contract file in dependency order (customers before the files that reference them).
 
-    Files unchanged since their last load keep it (see the module docstring); `full_reload` loads all."""
+    Files unchanged since their last load keep it (see the module docstring); `full_reload` loads all.
+    `progress(done, total, report, seconds)` hears of each file as it is done (a load at 1M customers
+    takes minutes: the run's log says where it is)."""
     if not data_dir.is_dir():
         raise ContractError(f"data folder {data_dir} does not exist")
     con.execute("create schema if not exists raw")
@@ -435,19 +444,34 @@ def load_folder(
     reports: list[FileReport] = []
     reloaded: set[str] = set()
     for contract in CONTRACTS:
+        started = time.monotonic()
         path = data_dir / contract.file_name
         parents_stand = not any(ref.table in reloaded for ref in contract.references)
         if not full_reload and parents_stand and _unchanged(con, contract, path, timezone, now_local):
             reports.append(_standing_report(con, contract, path))
-            continue
-        stat = path.stat() if path.exists() else None
-        report = load_file(con, contract, data_dir, timezone, now_local)
-        reloaded.add(contract.table)
-        con.execute("delete from raw.loaded_files where file = ?", [str(path.resolve())])
-        if report.present and stat is not None:
-            _record_load(con, contract, path, stat, timezone, now_local, report)
-        reports.append(report)
+        else:
+            reports.append(_load_and_record(con, contract, path, data_dir, timezone, now_local))
+            reloaded.add(contract.table)
+        if progress is not None:
+            progress(len(reports), len(CONTRACTS), reports[-1], time.monotonic() - started)
     imported = load_import_rejects(con, data_dir, now_local)
     if imported:
         log.warning("%s: %d rejected source line rule(s) moved to raw.quarantine", IMPORT_REJECTS_FILE, imported)
     return reports
+
+
+def _load_and_record(
+    con: duckdb.DuckDBPyConnection,
+    contract: FileContract,
+    path: Path,
+    data_dir: Path,
+    timezone: str,
+    now_local: datetime,
+) -> FileReport:
+    """Load the file and remember how it was (its state before the read), or forget it when it is missing."""
+    stat = path.stat() if path.exists() else None
+    report = load_file(con, contract, data_dir, timezone, now_local)
+    con.execute("delete from raw.loaded_files where file = ?", [str(path.resolve())])
+    if report.present and stat is not None:
+        _record_load(con, contract, path, stat, timezone, now_local, report)
+    return report

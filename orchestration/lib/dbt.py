@@ -11,7 +11,7 @@ from typing import Any
 
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject
 
-from orchestration.settings import PROJECT_ROOT, load_settings
+from orchestration.settings import PROJECT_ROOT
 
 # Another copy of the project (a test's, a branch under review) may be served instead of the repository's.
 DBT_PROJECT_DIR = Path(os.environ.get("DANGOL_DBT_PROJECT_DIR", PROJECT_ROOT / "dbt_project")).resolve()
@@ -19,9 +19,6 @@ DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
 
 # Offline, dbt's anonymous usage ping costs ~5 s per call.
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-# dbt's DuckDB takes what the warehouse's settings allow (profiles.yml reads these), not 80% of the machine.
-os.environ.setdefault("DANGOL_DUCKDB_MEMORY_LIMIT", load_settings().duckdb_memory_limit)
-os.environ.setdefault("DANGOL_DUCKDB_THREADS", str(load_settings().duckdb_threads))
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 

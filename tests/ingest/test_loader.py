@@ -232,3 +232,20 @@ def test_rows_quarantined_for_lying_in_the_future_are_judged_again_once_the_cloc
     assert load(NOW + timedelta(days=2)) is True  # 11-25 12:00: within the rule's day, c3 now loads
     assert con.execute("select count(*) from raw.customers").fetchone() == (2,)
     assert con.execute("select count(*) from raw.quarantine where file = 'customers.csv'").fetchone() == (0,)
+
+
+def test_each_file_reports_its_progress_as_it_is_done(tmp_path: Path) -> None:
+    from orchestration.ingest.contract import CONTRACTS
+
+    data = tmp_path / "data"
+    data.mkdir()
+    hour_ago = time.time() - 3600
+    _write(data / "customers.csv", CUSTOMERS + GOOD_CUSTOMER, hour_ago)
+    _write(data / "orders.csv", ORDERS, hour_ago)
+    con = duckdb.connect(str(tmp_path / "wh.duckdb"))
+    load_folder(con, data, "Asia/Seoul", NOW)
+    heard: list[tuple[int, int, str, bool]] = []
+    load_folder(con, data, "Asia/Seoul", NOW, progress=lambda d, t, r, s: heard.append((d, t, r.table, r.reloaded)))
+    total = len(CONTRACTS)
+    assert [(d, t, table) for d, t, table, _ in heard] == [(i + 1, total, c.table) for i, c in enumerate(CONTRACTS)]
+    assert {table: again for _, _, table, again in heard}["customers"] is False  # unchanged: kept

@@ -12,6 +12,7 @@ from orchestration.lib.dbt import dbt_project, prepare_manifest, translator
 from orchestration.lib.figures import report_days
 from orchestration.lib.partitions import daily_partitions, dbt_vars, window_days
 from orchestration.lib.resources import WarehouseResource
+from orchestration.lib.warehouse import duckdb_config
 
 # The graph is read from the manifest: prepare it when the dbt files changed, so "Reload definitions" shows
 # an edited model without restarting `make dev` (a no-op, a few file dates compared, when nothing changed).
@@ -55,11 +56,13 @@ dbt_send_plan = _dbt_step("dbt_send_plan", select=_SEND_PLAN)
 def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
     """One `dbt build` over the run's window; a backfill of many days is one run (a date spine inside)."""
     first, last = window_days(context)
-    # dbt's profile takes the warehouse file and the shop's time zone from these vars (the environment's
-    # values are only its defaults), so the run's resources decide where dbt writes.
+    # dbt's profile takes the warehouse file, the shop's time zone and DuckDB's limits from these vars (the
+    # environment's values are only its defaults), so the run's resources decide where dbt writes.
+    limits = duckdb_config()
     variables = (
         dbt_vars(first, last)
         | {"warehouse_path": str(warehouse.file.resolve()), "shop_timezone": warehouse.timezone}
+        | {"duckdb_memory_limit": limits["memory_limit"], "duckdb_threads": limits["threads"]}
         | dbt_eligibility_vars(load_policy())
     )
     args = ["build", "--vars", json.dumps(variables)]

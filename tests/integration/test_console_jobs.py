@@ -71,6 +71,19 @@ def test_a_held_list_is_answered_by_its_job_and_goes_out_at_its_time(shop: Shop,
     with connect(shop.warehouse, read_only=True) as con:
         why = explain(con, "r01", "repurchase_reminder", D)
     assert "approved by Kim Marketer at 2025-06-16 10:00: ok" in why and "SENT (planned)" in why
+    # Each campaign's report of the day: its figures, and how the rerun changed its list since the night.
+    reports = {
+        e.asset_key.path[-1]: {k: v.value for k, v in e.materialization.metadata.items()}
+        for e in approved.get_asset_materialization_events()
+        if e.asset_key and e.asset_key.path[0] == "reports"
+    }
+    assert "repurchase_reminder_report" in reports, [e.asset_key for e in approved.get_asset_materialization_events()]
+    reminder, back = reports["repurchase_reminder_report"], reports["win_back_report"]
+    assert (reminder["audience"], reminder["scheduled_email"], reminder["handed_off"]) == (1, 1, 1)
+    assert reminder["estimated_cost_krw"] == 1.0 and "email (email)" in reminder["preview"]
+    assert (reminder["added_since_last_run"], reminder["removed_since_last_run"]) == (0, 0)
+    assert (back["held_for_approval"], back["removed_since_last_run"]) == (1, 1)  # held now: not going out
+    assert back["change_examples_masked"]["removed"][0].startswith("b01 email b")
     # The hold that is left points to the job, with the config that answers it.
     guard = next(e for e in approved.get_asset_check_evaluations() if e.check_name == "audience_guard")
     assert not guard.passed and guard.metadata["approve_job"].value == "approve_send_list"

@@ -8,6 +8,17 @@ import dagster as dg
 from orchestration.definitions import defs
 from orchestration.lib.partitions import daily_partitions, days_of_window, dbt_vars
 
+CAMPAIGN_IDS = [
+    "consent_change_notice",
+    "consent_reconfirmation",
+    "help_offer",
+    "referral_offer",
+    "repurchase_reminder",
+    "signup_benefit",
+    "vip_note",
+    "welcome_coupon",
+    "win_back",
+]
 EXPECTED_GROUPS = {
     "ingest": {
         "raw/consent_notices",
@@ -95,6 +106,7 @@ EXPECTED_GROUPS = {
         "sends/fct_send_decisions",
     },
     "deliver": {"deliveries"},
+    "campaign_reports": {f"reports/{c}_report" for c in CAMPAIGN_IDS},
     "engagement": {"sends/message_events"},
 }
 
@@ -114,7 +126,7 @@ def test_asset_keys_and_groups_are_pinned() -> None:
 
 # The order data flows through the groups; the UI draws them left to right in it when no edge goes back.
 DATA_FLOW = ["ingest", "engagement", "staging", "intermediate", "predictions", "marts", "audiences", "campaigns"]
-DATA_FLOW += ["deliver"]
+DATA_FLOW += ["deliver", "campaign_reports"]
 
 
 def test_groups_follow_the_data_flow_and_no_two_assets_share_a_name() -> None:

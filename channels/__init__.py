@@ -19,6 +19,7 @@ A plain library: nothing here imports Dagster, so the same code runs from a note
 * `delivery`: triage, crash recovery, the scheduler (thread pool, shared rate limit, Retry-After /
   backoff, outage and configuration stops) and what an answer means; `report`: `DeliveryReport`;
 * `ledger`: one row per message (claim / record / settle / read) and the suppression list;
+* `shards`: a stable hash of the key splits a send list so several workers deliver it without overlap;
 * `receipts`: verify and apply provider events (delivered/opened/clicked/bounced/unsubscribed);
 * `fakes/`: local servers behaving like each provider, `python -m channels.fakes` to serve them;
 * `python -m channels unknowns|resolve|status --ledger PATH`: settle what could not be settled.

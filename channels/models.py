@@ -73,6 +73,7 @@ class Template:
 
     body: str
     subject: str | None = None
+    html: str | None = None  # the HTML part with placeholders (an email's open pixel is one of them)
 
     def fill(self, params: Mapping[str, str]) -> tuple[str, str | None]:
         """Body and subject with each `{{key}}` of `params` replaced (one pass; unknown keys stay)."""

@@ -71,11 +71,20 @@ def nightly_moment(day: date) -> datetime:
     return planning_moment(day)
 
 
-def _run_config(verbose: bool, at: datetime | None, delivery: Mapping[str, object] | None) -> dict[str, object]:
+def _run_config(
+    verbose: bool,
+    at: datetime | None,
+    delivery: Mapping[str, object] | None,
+    resources: Mapping[str, Mapping[str, object]] | None = None,
+) -> dict[str, object]:
+    """A run's config: the CLI's choices reach the run through its resources' config, not the environment."""
     config: dict[str, object] = {"loggers": {"console": {"config": {"log_level": "DEBUG" if verbose else "WARNING"}}}}
+    chosen = {name: {"config": dict(values)} for name, values in (resources or {}).items()}
     if at is not None:
         settings = load_settings()
-        config["resources"] = {"clock": {"config": {"frozen_at": at.isoformat(), "timezone": settings.timezone}}}
+        chosen["clock"] = {"config": {"frozen_at": at.isoformat(), "timezone": settings.timezone}}
+    if chosen:
+        config["resources"] = chosen
     if delivery:
         config["ops"] = {"deliveries": {"config": delivery}}
     return config
@@ -98,6 +107,7 @@ def run_day(
     *,
     data_dir: Path | None = None,
     mode: str | None = None,
+    channels: str | None = None,
     at: datetime | None = None,
     deliver_past: dict[str, object] | None = None,
     deliver_until: datetime | None = None,
@@ -105,16 +115,26 @@ def run_day(
 ) -> tuple[bool, list[datetime]]:
     """Materialise the nightly job for one day, in process, on the instance in DAGSTER_HOME.
 
-    `at` fixes the shop's clock for the run (default: the real clock). With `deliver_until`, the run's clock
-    defaults to the nightly schedule's time, and the day's sends are then handed off at each of their due
-    times up to that moment, with the clock fixed at each: what the due_sends sensor does live. Returns
-    whether every run succeeded, and the hand-off times replayed.
+    `data_dir` (the shop's exports) and `channels` (outbox, fake, live) set the run's resources (default:
+    the environment's settings). `at` fixes the shop's clock for the run (default: the real clock). With
+    `deliver_until`, the run's clock defaults to the nightly schedule's time, and the day's sends are then
+    handed off at each of their due times up to that moment, with the clock fixed at each: what the
+    due_sends sensor does live. Returns whether every run succeeded, and the hand-off times replayed.
 
     dbt's own output goes to a log file beside the warehouse unless `verbose`; Dagster prints warnings.
     """
+    resources: dict[str, dict[str, object]] = {}
     if data_dir is not None:
-        os.environ["DANGOL_DATA_DIR"] = str(data_dir.resolve())
+        resources["shop_data"] = {"data_dir": str(data_dir.resolve())}
+    if channels is not None:
+        settings = load_settings()  # a resource's config is given whole
+        resources["channels"] = {
+            "mode": channels,
+            "outbox_dir": str(settings.outbox_dir),
+            "ledger_path": str(settings.ledger),
+        }
     if day < load_settings().start_date:
+        # The partitions are part of the definitions, so the first day must be known before they load.
         os.environ["DANGOL_START_DATE"] = day.replace(month=1, day=1).isoformat()
     ensure_dagster_home()
     if deliver_until is not None and at is None:
@@ -148,7 +168,7 @@ def run_day(
             partition_key=day.isoformat(),
             instance=instance,
             raise_on_error=False,
-            run_config=_run_config(verbose, at, delivery),
+            run_config=_run_config(verbose, at, delivery, resources),
             tags={"dangol/trigger": "cli", **({"dangol/mode": mode} if mode else {})},
         )
         ok = result.success
@@ -160,7 +180,7 @@ def run_day(
                     partition_key=day.isoformat(),
                     instance=instance,
                     raise_on_error=False,
-                    run_config=_run_config(verbose, moment, {"mode": "SEND"}),
+                    run_config=_run_config(verbose, moment, {"mode": "SEND"}, resources),
                     tags={"dangol/trigger": "cli-replay", "dangol/clock": moment.isoformat()},
                 )
                 replayed.append(moment)
@@ -185,14 +205,8 @@ def due_times(day: date, *, after: datetime | None, until: datetime) -> list[dat
     return [r[0] for r in rows if after is None or r[0] > after]
 
 
-def _use_channels(mode: str | None) -> None:
-    """The channels resource reads DANGOL_CHANNELS when the definitions load."""
-    if mode:
-        os.environ["DANGOL_CHANNELS"] = mode
-
-
-def _print_fake_providers() -> None:
-    if os.environ.get("DANGOL_CHANNELS") != "fake":
+def _print_fake_providers(channels: str | None) -> None:
+    if (channels or os.environ.get("DANGOL_CHANNELS")) != "fake":
         return
     folder = load_settings().outbox_dir.parent / "fakes"
     print(f"fake providers (what each accepted, in {folder}):")
@@ -210,7 +224,6 @@ def _deliver_past(args: argparse.Namespace) -> dict[str, object] | None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    _use_channels(args.channels)
     day = date.fromisoformat(args.date)
     data_dir = Path(args.data_dir) if args.data_dir else None
     mode = "plan" if args.dry_run else args.mode
@@ -218,6 +231,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         day,
         data_dir=data_dir,
         mode=mode,
+        channels=args.channels,
         at=_at(args.at) if args.at else None,
         deliver_past=_deliver_past(args),
         deliver_until=_at(args.deliver_until) if args.deliver_until else None,
@@ -226,14 +240,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     from orchestration.summary import print_summary
 
     print_summary(day, dry_run=mode == "plan", replayed=replayed)
-    _print_fake_providers()
+    _print_fake_providers(args.channels)
     return 0 if ok else 1
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from orchestration.demo.shop import ShopSpec, generate_shop
 
-    _use_channels(args.channels)
     settings = load_settings()
     today = _today()
     data_dir = Path(args.out)
@@ -249,12 +262,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
         f"2/3 last night's job: the nightly run for {day} at {night:%Y-%m-%d %H:%M} (warehouse {settings.warehouse}),"
         f" then each send handed off at its time today, with the clock fixed ..."
     )
-    ok, replayed = run_day(day, data_dir=data_dir, deliver_until=datetime.combine(today, datetime.max.time()))
+    ok, replayed = run_day(
+        day, data_dir=data_dir, channels=args.channels, deliver_until=datetime.combine(today, datetime.max.time())
+    )
     print("3/3 summary")
     from orchestration.summary import print_summary
 
     print_summary(day, dry_run=False, replayed=replayed)
-    _print_fake_providers()
+    _print_fake_providers(args.channels)
     return 0 if ok else 1
 
 

@@ -59,8 +59,11 @@ def substitutions_for(m: Message) -> dict[str, str] | None:
     subs = dict(zip(_tags(tuple(m.params)), m.params.values(), strict=True))
     if any("{{" in v for v in subs.values()):
         return None  # a value holding a tag would be replaced again, in SendGrid's order
-    if "{{" in (m.subject or "") or "{{" in m.data.get("html", ""):
+    if "{{" in (m.subject or ""):
         return None  # substitutions apply to the subject and every content part as well
+    html = m.data.get("html")
+    if m.template.html is None and html and "{{" in html:
+        return None
     chars = sum(len(k) + len(v) for k, v in subs.items())
     if chars * 4 > MAX_SUBSTITUTION_BYTES and (  # UTF-8 takes at most 4 bytes a character
         sum(len(k.encode()) + len(v.encode()) for k, v in subs.items()) > MAX_SUBSTITUTION_BYTES
@@ -68,7 +71,16 @@ def substitutions_for(m: Message) -> dict[str, str] | None:
         return None
     if substitute(m.template.body, subs) != m.body:
         return None
+    if m.template.html is not None and substitute(m.template.html, subs) != html:
+        return None  # the shared HTML part must give this message's own, open pixel included
     return subs
+
+
+def _html_part(m: Message, shared: bool) -> str | None:
+    """The HTML content sent for `m`: the shared one when its substitutions are used, else its own."""
+    if shared and m.template is not None and m.template.html is not None:
+        return m.template.html
+    return m.data.get("html")
 
 
 @dataclass(frozen=True)
@@ -121,7 +133,7 @@ class SendGridAdapter(HttpAdapter):
                 content = m.template.body
             else:
                 content = m.body
-            requests_for_content = groups.setdefault((content, m.data.get("html")), [])
+            requests_for_content = groups.setdefault((content, _html_part(m, subs is not None)), [])
             # SendGrid rejects a request naming one address twice: a repeat goes to the next request.
             address = m.address.lower()
             for seen, group in requests_for_content:
@@ -156,8 +168,9 @@ class SendGridAdapter(HttpAdapter):
             sender["name"] = first.data.get("from_name") or self.config.from_name or ""
         text = first.template.body if first.key in substitutions and first.template is not None else first.body
         content = [{"type": "text/plain", "value": text}]
-        if first.data.get("html"):
-            content.append({"type": "text/html", "value": first.data["html"]})
+        html = _html_part(first, first.key in substitutions)
+        if html:
+            content.append({"type": "text/html", "value": html})
         personalizations = []
         for m in group:
             p: dict[str, object] = {

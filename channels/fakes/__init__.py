@@ -15,7 +15,7 @@ the fakes and prints that description. Faults switch at runtime (`set_faults`, o
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -156,9 +156,14 @@ def webpush_subscription(desc: dict[str, Any], name: str) -> str:
 
 @contextmanager
 def running_fakes(
-    latency_ms: float = 0.0, faults: Faults = NO_FAULTS, record_dir: Path | str | None = None, seed: int | None = None
+    latency_ms: float = 0.0,
+    faults: Faults = NO_FAULTS,
+    record_dir: Path | str | None = None,
+    seed: int | None = None,
+    alimtalk_templates: Mapping[str, str] | None = None,
 ) -> Iterator[FakeSet]:
-    """Start every fake; with `record_dir`, each also appends what it accepted to `<name>.jsonl` there."""
+    """Start every fake; with `record_dir`, each also appends what it accepted to `<name>.jsonl` there.
+    `alimtalk_templates` are approved on the alimtalk fake besides its own (code -> text with `#{key}`s)."""
 
     def kwargs(name: str, offset: int) -> dict[str, Any]:
         path = Path(record_dir) / f"{name}.jsonl" if record_dir else None
@@ -176,7 +181,9 @@ def running_fakes(
             smtp=stack.enter_context(FakeSmtp(**kwargs("smtp", 1))),
             sendgrid=stack.enter_context(FakeSendGrid(**kwargs("sendgrid", 2))),
             nhn_sms=stack.enter_context(FakeNhnSms(**kwargs("nhn_sms", 3))),
-            nhn_alimtalk=stack.enter_context(FakeNhnAlimtalk(**kwargs("nhn_alimtalk", 4))),
+            nhn_alimtalk=stack.enter_context(
+                FakeNhnAlimtalk(templates=alimtalk_templates, **kwargs("nhn_alimtalk", 4))
+            ),
             fcm=stack.enter_context(FakeFcm(**kwargs("fcm", 5))),
             webpush=stack.enter_context(FakeWebPush(**kwargs("webpush", 6))),
             webhook=stack.enter_context(FakeWebhookReceiver(**kwargs("webhook", 7))),

@@ -19,6 +19,7 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
@@ -55,14 +56,16 @@ class FakeNhnAlimtalk(FakeProvider):
     secret_key = "fake-kakao-secret"
     sender_key = "f" * 40
     send_nos = frozenset({"0215880000"})
-    templates: ClassVar[dict[str, str]] = {
+    approved: ClassVar[dict[str, str]] = {
         "ORDER_SHIPPED": "#{name}님, 주문하신 상품이 발송되었습니다. 송장번호 #{invoice}",
         "POINTS_EXPIRING": "#{name}님, 적립금 #{points}원이 #{date}에 소멸됩니다.",
     }
     window_seconds = 600.0
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, *, templates: Mapping[str, str] | None = None, **kwargs: Any) -> None:
+        """`templates`: more approved templates (code -> text with `#{key}`s), as a shop registers its own."""
         super().__init__(**kwargs)
+        self.templates: dict[str, str] = {**self.approved, **(templates or {})}
         self._keys: dict[str, float] = {}
         self._keys_lock = threading.Lock()
         self.replays = 0

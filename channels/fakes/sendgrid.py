@@ -5,7 +5,7 @@ malformed address), to exercise the partial-rejection path.
 
 A personalization's `substitutions` replace every occurrence of each tag in the subject and in every
 content part (string values only, at most 10,000 bytes per personalization); what each recipient
-receives is recorded as that text (`body` is the text/plain part).
+receives is recorded as that text (`body` is the text/plain part, `html` the text/html one or None).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ _EMAIL = re.compile(r"^[A-Za-z0-9._%+\-']+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)+$")
 
 
 class FakeSendGrid(FakeProvider):
-    """Records one item per accepted personalization: `{"key", "to", "subject", "body", "message_id",
+    """Records one item per accepted personalization: `{"key", "to", "subject", "body", "html", "message_id",
     "headers"}`, subject and body as the recipient receives them."""
 
     name: ClassVar[str] = "sendgrid"
@@ -89,6 +89,7 @@ class FakeSendGrid(FakeProvider):
             ], []
         root_subject = body.get("subject")
         text = next((c.get("value") for c in body["content"] if c.get("type") == "text/plain"), "")
+        html = next((c.get("value") for c in body["content"] if c.get("type") == "text/html"), None)
         errors: list[dict[str, Any]] = []
         items: list[dict[str, Any]] = []
         seen: set[str] = set()
@@ -115,10 +116,11 @@ class FakeSendGrid(FakeProvider):
                         "field": f"personalizations.{i}.substitutions",
                     }
                 )
-            received_subject, received_body = subject, text
+            received_subject, received_body, received_html = subject, text, html
             for tag, value in subs.items():
                 received_subject = received_subject.replace(tag, value)
                 received_body = received_body.replace(tag, value)
+                received_html = received_html and received_html.replace(tag, value)
             for j, recipient in enumerate(to):
                 email = str(recipient.get("email", ""))
                 lower = email.lower()
@@ -136,7 +138,14 @@ class FakeSendGrid(FakeProvider):
                     )
                 seen.add(lower)
                 items.append(
-                    {"key": key, "to": email, "subject": received_subject, "body": received_body, "headers": headers}
+                    {
+                        "key": key,
+                        "to": email,
+                        "subject": received_subject,
+                        "body": received_body,
+                        "html": received_html,
+                        "headers": headers,
+                    }
                 )
         if recipients > 1000:
             return [

@@ -13,6 +13,7 @@ the providers that fill one template per request with each customer's values.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -22,9 +23,9 @@ from typing import Any
 from jinja2 import UndefinedError
 from jinja2.exceptions import SecurityError
 
-from channels.models import PLACEHOLDER, Channel, Purpose, Template
+from channels.models import PLACEHOLDER, Channel, Purpose, Template, fill
 from orchestration.campaigns import legal, sms
-from orchestration.campaigns.links import LinkTracker, Tracking, email_html, track_links
+from orchestration.campaigns.links import OPEN_PIXEL_PARAM, LinkTracker, Tracking, email_html, track_links
 from orchestration.campaigns.render import TEMPLATE_KEY, EmptyValue, pack_template, placeholder_variables, render
 from orchestration.campaigns.spec import CampaignSpec
 
@@ -140,11 +141,12 @@ def compose(
     composed = _compose(spec, channel, variables, sender, tracker)
     if channel in (Channel.SMS, Channel.EMAIL):
         shared = shared_text(spec, channel, variables, sender, tracker, composed)
+        if shared is not None and "html" in composed.data:
+            shared = shared_html(shared, composed.data["html"], tracker)
         if shared is not None:
-            # A shared text is what lets a batch API send one request for many customers; a per-customer
-            # HTML part (our open pixel) would make every message its own request. Such providers track
-            # opens themselves and report them as receipts (SendGrid's `open` event).
-            data = {k: v for k, v in composed.data.items() if k != "html"} | {TEMPLATE_KEY: pack_template(*shared)}
+            # A shared text is what lets a batch API send one request for many customers; the HTML part
+            # is shared too, each customer's open pixel one of the values.
+            data = composed.data | {TEMPLATE_KEY: pack_template(*shared)}
             return Composed(
                 composed.channel,
                 composed.message_type,
@@ -188,6 +190,19 @@ def shared_text(
     if template.fill(params) != (composed.body, composed.subject):
         return None
     return template, params
+
+
+def shared_html(
+    shared: tuple[Template, dict[str, str]], html: str, tracker: LinkTracker
+) -> tuple[Template, dict[str, str]] | None:
+    """The shared text with its HTML part (the open pixel a value), if filling it gives `html` exactly;
+    None when it does not (a value that HTML escapes, such as a name with `&`: the message keeps its own)."""
+    template, params = shared
+    html_template = email_html(template.body, "{{" + OPEN_PIXEL_PARAM + "}}")
+    values = params | {OPEN_PIXEL_PARAM: tracker.open_pixel()}
+    if fill(html_template, values) != html:
+        return None
+    return dataclasses.replace(template, html=html_template), values
 
 
 def _compose(

@@ -17,6 +17,9 @@ from channels.tracking.tokens import Kind, Signer, Token, parse_keys
 
 DEFAULT_TRACK_URL = "https://t.shop.example.com"  # the public address of `dangol track`; set DANGOL_TRACK_URL
 _URL = re.compile(r"https?://[^\s<>\"')\]]+")
+# A link in a shared text stands as its placeholder, and is made clickable the same way.
+_LINK = re.compile(_URL.pattern + r"|\{\{(?:tracked_link_\d+|unsubscribe_url)\}\}")
+OPEN_PIXEL_PARAM = "open_pixel_url"
 
 
 @dataclass(frozen=True)
@@ -84,7 +87,7 @@ def email_html(body: str, pixel_url: str) -> str:
     paragraphs = []
     for block in body.split("\n\n"):
         escaped = html.escape(block)
-        linked = _URL.sub(lambda m: f'<a href="{m.group(0)}">{m.group(0)}</a>', escaped)
+        linked = _LINK.sub(lambda m: f'<a href="{m.group(0)}">{m.group(0)}</a>', escaped)
         paragraphs.append(f"<p>{linked.replace(chr(10), '<br>')}</p>")
     pixel = f'<img src="{html.escape(pixel_url)}" width="1" height="1" alt="" style="display:none">'
     return f'<!doctype html><html lang="ko"><body>{"".join(paragraphs)}{pixel}</body></html>'

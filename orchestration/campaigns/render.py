@@ -82,7 +82,7 @@ def placeholder_variables(variables: Mapping[str, Any], prefix: str = "") -> tup
 
 def pack_template(template: models.Template, params: Mapping[str, str]) -> str:
     return json.dumps(
-        {"body": template.body, "subject": template.subject, "params": dict(params)},
+        {"body": template.body, "subject": template.subject, "html": template.html, "params": dict(params)},
         ensure_ascii=False,
         sort_keys=True,
     )
@@ -95,4 +95,4 @@ def unpack_template(data: Mapping[str, str]) -> tuple[dict[str, str], models.Tem
     rest = {k: v for k, v in data.items() if k != TEMPLATE_KEY}
     packed = json.loads(data[TEMPLATE_KEY])
     params = {str(k): str(v) for k, v in packed["params"].items()}
-    return rest, models.Template(packed["body"], packed.get("subject")), params
+    return rest, models.Template(packed["body"], packed.get("subject"), packed.get("html")), params

@@ -1,4 +1,5 @@
-"""The resources every asset shares, configured from the environment."""
+"""The resources every asset shares. Their values default to the environment's settings; a run's
+config may override them (the CLI does, rather than change the environment)."""
 
 import os
 
@@ -8,7 +9,7 @@ from channels.tracking.tokens import DEV_KEYS
 from orchestration.campaigns.links import DEFAULT_TRACK_URL
 from orchestration.lib.clock import ClockResource
 from orchestration.lib.dbt import dbt_cli_resource
-from orchestration.lib.resources import ChannelsResource, TrackingResource, WarehouseResource
+from orchestration.lib.resources import ChannelsResource, ShopDataResource, TrackingResource, WarehouseResource
 from orchestration.settings import load_settings
 
 
@@ -19,6 +20,7 @@ def resources() -> dg.Definitions:
         resources={
             "warehouse": WarehouseResource(path=str(settings.warehouse), timezone=settings.timezone),
             "dbt": dbt_cli_resource(),
+            "shop_data": ShopDataResource(data_dir=str(settings.data_dir)),
             "channels": ChannelsResource(
                 mode=dg.EnvVar("DANGOL_CHANNELS").get_value("outbox") or "outbox",
                 outbox_dir=str(settings.outbox_dir),

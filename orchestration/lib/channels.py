@@ -46,10 +46,24 @@ class _LocalFakes:
                 from channels.fakes import running_fakes
 
                 self._stack = ExitStack()
-                fakes = self._stack.enter_context(running_fakes(record_dir=record_dir))
+                templates = _campaign_alimtalk_templates()
+                fakes = self._stack.enter_context(running_fakes(record_dir=record_dir, alimtalk_templates=templates))
                 self.description = fakes.describe()
                 atexit.register(self._stack.close)
             return self.description
+
+
+def _campaign_alimtalk_templates() -> dict[str, str]:
+    """The campaigns' alimtalk templates, approved on the local fake as the shop has them approved at NHN:
+    each code with its `#{key}`s (the fake checks that every one is filled)."""
+    from orchestration.campaigns.spec import load_campaigns
+
+    out = {}
+    for spec in load_campaigns():
+        template = spec.templates.get(Channel.KAKAO)
+        if template is not None and template.template_code:
+            out[template.template_code] = " ".join(f"#{{{key}}}" for key in template.variables or {})
+    return out
 
 
 _fakes = _LocalFakes()

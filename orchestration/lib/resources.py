@@ -1,16 +1,26 @@
-"""Resources own all outside I/O: the warehouse file and the delivery channels."""
+"""Resources own all outside I/O: the warehouse file, the shop's export folder and the delivery channels.
+
+Their values are the run's settings: the definitions give the environment's (`orchestration.settings`)
+as defaults, and a run may set others in its run config (the CLI's `--data-dir`, `--channels`), so
+nothing changes the process environment to configure a run."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 import duckdb
 
 from orchestration.campaigns.links import Tracking
 from orchestration.lib.warehouse import connect, warehouse_lock
+
+if TYPE_CHECKING:
+    from channels.base import Adapter
+    from channels.ledger import Ledger
+    from channels.models import Channel
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -41,12 +51,40 @@ class WarehouseResource(dg.ConfigurableResource):
             yield
 
 
+class ShopDataResource(dg.ConfigurableResource):
+    """The folder of the shop's exports (customers, orders, events, consents as CSV) the run reads."""
+
+    data_dir: str
+
+    @property
+    def folder(self) -> Path:
+        return Path(self.data_dir)
+
+
 class ChannelsResource(dg.ConfigurableResource):
-    """Where delivery goes: the embedded outbox by default; provider settings come from the environment."""
+    """Where delivery goes: the embedded outbox by default; provider settings come from the environment.
+
+    Assets get the delivery ledger and each channel's adapter from here, never build them."""
 
     mode: str = "outbox"  # outbox | fake | live
     outbox_dir: str
     ledger_path: str
+
+    @property
+    def ledger_file(self) -> Path:
+        return Path(self.ledger_path)
+
+    def ledger(self) -> Ledger:
+        """The delivery ledger (use it as a context manager)."""
+        from channels.ledger import Ledger
+
+        return Ledger(self.ledger_path)
+
+    def adapter(self, channel: Channel) -> Adapter:
+        """The adapter for one channel under this mode (use it as a context manager)."""
+        from orchestration.lib.channels import open_adapter
+
+        return open_adapter(self, channel)
 
 
 class TrackingResource(dg.ConfigurableResource):

@@ -82,7 +82,34 @@ def test_email_ad_form() -> None:
     token = m.data["unsubscribe_url"].rsplit("/", 1)[1]
     assert TRACKING.signer.verify(token) == Token(Kind.UNSUBSCRIBE, "c1", "email", 0, token_day(token))
     assert "c1" not in m.data["unsubscribe_url"]  # an opaque token, not the send key in clear
-    assert "html" not in m.data  # a shared text (one request for many customers): the provider tracks opens
+    # A shared text (one request for many customers), its HTML part too: the open pixel is a value.
+    template = json.loads(m.data["template"])
+    assert "{{open_pixel_url}}" in template["html"] and template["params"]["open_pixel_url"] in m.data["html"]
+
+
+def test_a_shared_email_text_shares_its_html_with_each_customers_open_pixel_as_a_value() -> None:
+    from channels.models import fill
+
+    campaign = spec(
+        channels=["email"], templates={"email": {"subject": "{{ name }}님 쿠폰", "body": "{{ name }}님, 봄이에요."}}
+    )
+    pixels = []
+    for i, name in enumerate(["김민지", "이서준"]):
+        m = compose(campaign, "email", VARS | {"name": name}, SENDER, f"c{i}", TRACKING)
+        template = json.loads(m.data["template"])
+        assert fill(template["html"], template["params"]) == m.data["html"]
+        assert template["params"]["name"] == name
+        pixels.append(template["params"]["open_pixel_url"])
+        shared = template["html"]
+    assert len(set(pixels)) == 2 and all(p.startswith("https://t.shop.example.com/o/") for p in pixels)
+    assert "김민지" not in shared and 'href="{{unsubscribe_url}}"' in shared  # the unsubscribe link stays a link
+
+
+def test_a_name_that_html_escapes_keeps_its_own_html_part() -> None:
+    campaign = spec(channels=["email"], templates={"email": {"subject": "쿠폰", "body": "{{ name }}님, 봄이에요."}})
+    m = compose(campaign, "email", VARS | {"name": "Kim & Lee"}, SENDER, "c1", TRACKING)
+    assert "template" not in m.data  # its own text and HTML, pixel included: opens still tracked
+    assert "Kim &amp; Lee" in m.data["html"] and 'src="https://t.shop.example.com/o/' in m.data["html"]
 
 
 def test_an_email_that_shares_no_text_carries_our_open_pixel() -> None:

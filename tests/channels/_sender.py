@@ -1,6 +1,8 @@
 """The sender the fault-injection test kills: every adapter delivering at once, one shared ledger.
 
-python tests/channels/_sender.py --desc fakes.json --ledger ledger.sqlite --outbox DIR --per-adapter N
+python tests/channels/_sender.py --desc fakes.json --ledger ledger.sqlite --outbox DIR --per-adapter N [--shard 0/2]
+
+With `--shard`, it delivers only that shard of each adapter's messages (one of several workers).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from channels.errors import ChannelError
 from channels.fakes import adapters_from_description
 from channels.fakes.workload import messages
 from channels.ledger import Ledger
+from channels.shards import Shard
 
 ADAPTERS = ["smtp", "sendgrid", "nhn_sms", "nhn_alimtalk", "fcm", "webpush", "webhook", "outbox"]
 
@@ -27,14 +30,17 @@ def main() -> int:
     parser.add_argument("--ledger", required=True)
     parser.add_argument("--outbox", required=True)
     parser.add_argument("--per-adapter", type=int, required=True)
+    parser.add_argument("--shard", type=Shard.parse, default=Shard())
     args = parser.parse_args()
     desc = json.loads(Path(args.desc).read_text())
     adapters = adapters_from_description(desc) | {"outbox": OutboxAdapter(args.outbox)}
     errors: list[str] = []
+    planned: dict[str, int] = {}
     with Ledger(args.ledger) as ledger:
 
         def run(name: str) -> None:
-            batch = messages(name, args.per_adapter, desc, campaign_id="fi", bad_every=20)
+            batch = args.shard.select(messages(name, args.per_adapter, desc, campaign_id="fi", bad_every=20))
+            planned[name] = len(batch)
             try:
                 with adapters[name] as adapter:
                     deliver(batch, adapter, ledger, base_delay=0.02, max_delay=1.0, max_attempts=6)
@@ -46,7 +52,7 @@ def main() -> int:
             t.start()
         for t in threads:
             t.join()
-    print(json.dumps({"errors": errors}))
+    print(json.dumps({"errors": errors, "planned": planned}))
     return 1 if errors else 0
 
 

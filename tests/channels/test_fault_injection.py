@@ -127,13 +127,17 @@ def fault_injection(tmp_path: Path, total: int, kills: int, latency_ms: float, s
     return stats
 
 
-def test_sigkill_at_random_points_never_duplicates_or_loses(tmp_path: Path) -> None:
-    stats = fault_injection(tmp_path, total=10_000, kills=5, latency_ms=1, seed=int(time.time()) % 10_000)
-    assert stats["kills"] == 5 and stats["duplicates"] == 0
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_sigkill_many_times_with_provider_latency(tmp_path: Path, seed: int) -> None:
+    """In the default run (about 25 s a seed at load 6): twelve kills at seeded moments, 20 ms per request."""
+    stats = fault_injection(tmp_path, total=20_000, kills=12, latency_ms=20, seed=seed)
+    assert stats["kills"] == 12 and stats["duplicates"] == 0
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_sigkill_many_times_with_provider_latency(tmp_path: Path, seed: int) -> None:
-    stats = fault_injection(tmp_path, total=20_000, kills=12, latency_ms=20, seed=seed)
-    assert stats["kills"] == 12 and stats["duplicates"] == 0
+def test_sigkill_at_random_points_never_duplicates_or_loses(tmp_path: Path) -> None:
+    """A new seed each run (printed with the figures): kill moments and faults the seeded runs never had."""
+    seed = int(time.time()) % 10_000
+    print("seed", seed)
+    stats = fault_injection(tmp_path, total=10_000, kills=5, latency_ms=1, seed=seed)
+    assert stats["kills"] == 5 and stats["duplicates"] == 0

@@ -13,7 +13,7 @@ import pytest
 
 from channels.fakes import FakeSet, adapters_from_description
 from channels.fakes.workload import messages
-from channels.models import Message, Outcome, Template
+from channels.models import Channel, Message, Outcome, Purpose, Template
 
 N = 60
 
@@ -113,3 +113,33 @@ def test_substitutions_over_sendgrids_limit_go_as_the_body(fakes: FakeSet) -> No
     assert [r.outcome for r in results] == [Outcome.ACCEPTED] * 5
     assert received_text(fakes, "sendgrid") == {m.key: (m.body, m.subject) for m in batch}
     assert fakes.sendgrid.requests == 2
+
+
+def test_a_shared_html_part_gives_each_recipient_their_own_open_pixel(fakes: FakeSet) -> None:
+    """Opens are tracked in shared-text emails too: one request, the pixel a per-recipient value."""
+    html = '<p>{{name}}님</p><img src="{{open_pixel_url}}" width="1" height="1" alt="">'
+    template = Template("{{name}}님, 봄이에요.", "쿠폰", html)
+    batch = []
+    for i, name in enumerate(["김민지", "이서준", "박하은"]):
+        params = {"name": name, "open_pixel_url": f"https://t.test/o/token{i}.gif"}
+        body, subject = template.fill(params)
+        own_html = html.replace("{{name}}", name).replace("{{open_pixel_url}}", params["open_pixel_url"])
+        batch.append(
+            Message(
+                f"k{i}",
+                "pix",
+                f"c{i}",
+                Channel.EMAIL,
+                Purpose.INFO,
+                f"c{i}@example.com",
+                body,
+                subject=subject,
+                data={"html": own_html},
+                template=template,
+                params=params,
+            )
+        )
+    results = send(fakes, "sendgrid", batch)
+    assert [r.outcome for r in results] == [Outcome.ACCEPTED] * 3
+    assert fakes.sendgrid.requests == 1
+    assert {r["key"]: r["html"] for r in fakes.sendgrid.received} == {m.key: m.data["html"] for m in batch}

@@ -23,7 +23,7 @@ from orchestration.campaigns.links import DEFAULT_TRACK_URL
 from orchestration.definitions import defs
 from orchestration.defs.campaigns.send_lists import send_lists
 from orchestration.lib.clock import ClockResource
-from orchestration.lib.resources import ChannelsResource, TrackingResource, WarehouseResource
+from orchestration.lib.resources import ChannelsResource, ShopDataResource, TrackingResource, WarehouseResource
 from tests.conftest import ShopEnv
 from tests.integration.test_campaigns_e2e import D
 
@@ -63,6 +63,7 @@ class Shop:
                 outbox_dir=str(self.root / "warehouse" / "outbox"),
                 ledger_path=str(self.root / "warehouse" / "ledger.sqlite"),
             ),
+            "shop_data": ShopDataResource(data_dir=str(self.root / "shop")),
             "clock": ClockResource(frozen_at=clock),
         }
 

@@ -10,7 +10,6 @@ handed off. It sends `scheduled` rows only: rows held by the audience guard wait
 
 import json
 from datetime import date, datetime
-from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -18,7 +17,6 @@ import pandas as pd
 
 from channels.delivery import deliver
 from channels.errors import ChannelConfigError, ChannelError
-from channels.ledger import Ledger
 from channels.models import Channel, Message, Purpose
 from orchestration.campaigns.checks import failures_by_day, prepare, read_window, validate
 from orchestration.campaigns.config import load_policy
@@ -39,13 +37,11 @@ from orchestration.campaigns.legal import Sender
 from orchestration.campaigns.render import unpack_template
 from orchestration.campaigns.spec import load_campaigns
 from orchestration.defs.deliver.config import DeliveryConfig, decide_run
-from orchestration.lib.channels import open_adapter
 from orchestration.lib.clock import ClockResource
 from orchestration.lib.figures import of_day, report_days
 from orchestration.lib.partitions import daily_partitions, window_backfill, window_days
-from orchestration.lib.resources import ChannelsResource, WarehouseResource
+from orchestration.lib.resources import ChannelsResource, ShopDataResource, WarehouseResource
 from orchestration.lib.warehouse import scalar
-from orchestration.settings import load_settings
 
 PLANNED_SENDS_KEY = dg.AssetKey(["sends", "fct_planned_sends"])
 # A key a provider has (or may have) had: never handed off or judged again. `retry` goes on being delivered.
@@ -58,6 +54,7 @@ left join sends.send_lists as lists
 where planned.as_of_date between ? and ? and planned.state = 'scheduled' and delivered.send_key is null
 order by planned.scheduled_at, planned.send_key
 """
+CONFIG_ERRORS = "channel_configuration_errors"
 # The audience guard is not a reason to block a day: held rows are never sent (state), the rest may go.
 _NOT_GATING = frozenset({"audience_guard"})
 
@@ -117,13 +114,13 @@ def hand_off(
     """Deliver `planned` through each channel's adapter: the ledger's record of every key, as rows, and the
     channels that stopped."""
     stopped: dict[str, ChannelError] = {}
-    with Ledger(channels.ledger_path) as ledger:
+    with channels.ledger() as ledger:
         for channel, group in planned.groupby("channel", sort=True):
             messages = [_message(row) for row in group.itertuples()]
             # A channel that stops (a missing variable, a refused key, an outage) stops alone: the
             # others still go, and the run fails at the end naming it.
             try:
-                with open_adapter(channels, Channel(channel)) as adapter:
+                with channels.adapter(Channel(channel)) as adapter:
                     deliver(messages, adapter, ledger)
             except ChannelError as exc:
                 context.log.error(f"{channel}: {exc}")
@@ -156,7 +153,13 @@ def raise_if_stopped(stopped: dict[str, ChannelError]) -> None:
     if stopped:
         raise dg.Failure(
             description="channels stopped: " + "; ".join(f"{c}: {e}" for c, e in sorted(stopped.items())),
-            metadata={"stopped_channels": dg.MetadataValue.json({c: str(e) for c, e in stopped.items()})},
+            metadata={
+                "stopped_channels": dg.MetadataValue.json({c: str(e) for c, e in stopped.items()}),
+                # Read by the alerts sensor: a configuration error is its own alert (a person must fix it).
+                CONFIG_ERRORS: dg.MetadataValue.json(
+                    sorted(c for c, e in stopped.items() if isinstance(e, ChannelConfigError))
+                ),
+            },
             # A configuration error needs a person; an outage may pass (the ledger keeps retries safe).
             allow_retries=not all(isinstance(e, ChannelConfigError) for e in stopped.values()),
         )
@@ -190,6 +193,7 @@ def deliveries(
     config: DeliveryConfig,
     warehouse: WarehouseResource,
     channels: ChannelsResource,
+    shop_data: ShopDataResource,
     clock: ClockResource,
 ) -> dg.MaterializeResult:
     first, last = window_days(context)
@@ -216,7 +220,7 @@ def deliveries(
     verdicts = judge(planned, now, run.max_age, policy, blocked)
     asked = verdicts["verdict"].isin([Verdict.HAND_OFF, Verdict.NIGHT])
     if run.mode is RunMode.SEND and asked.any():
-        source = HandoffSource(warehouse.file, Path(channels.ledger_path), load_settings().data_dir, warehouse.timezone)
+        source = HandoffSource(warehouse.file, channels.ledger_file, shop_data.folder, warehouse.timezone)
         verdicts = apply_eligibility(planned, verdicts, eligibility_now(planned[asked], now, source))
     outcomes = planned[["send_key", "as_of_date", "channel"]].assign(verdict=verdicts["verdict"], state=None)
     # Refusals are recorded in both modes: a stale send is stale whatever the run was asked to do.

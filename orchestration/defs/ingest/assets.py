@@ -2,15 +2,16 @@
 
 from datetime import date, datetime
 from functools import partial
+from pathlib import Path
 
 import dagster as dg
 import duckdb
 
 from orchestration.ingest.contract import CONTRACTS
-from orchestration.ingest.loader import load_folder
+from orchestration.ingest.loader import FileReport, load_folder
 from orchestration.lib.figures import report_days
 from orchestration.lib.partitions import daily_partitions, window_backfill
-from orchestration.lib.resources import WarehouseResource
+from orchestration.lib.resources import ShopDataResource, WarehouseResource
 from orchestration.settings import load_settings
 
 RAW_KEYS = {contract.table: dg.AssetKey(["raw", contract.table]) for contract in CONTRACTS}
@@ -18,7 +19,7 @@ QUARANTINE_KEY = dg.AssetKey(["raw", "quarantine"])
 
 
 class IngestConfig(dg.Config):
-    data_dir: str | None = None  # defaults to DANGOL_DATA_DIR
+    data_dir: str | None = None  # defaults to the shop_data resource (DANGOL_DATA_DIR)
     # Files unchanged since their last load keep it; set this to read every file again (a fixed contract
     # rule, a restored warehouse, a file edited in place with its old modification time).
     full_reload: bool = False
@@ -57,13 +58,22 @@ def _day_figures(dated: dict[date, int], day: date) -> dict[str, int]:
     backfill_policy=window_backfill,
     pool="warehouse",
 )
-def raw_tables(context: dg.AssetExecutionContext, config: IngestConfig, warehouse: WarehouseResource):
+def raw_tables(
+    context: dg.AssetExecutionContext, config: IngestConfig, warehouse: WarehouseResource, shop_data: ShopDataResource
+):
     """Load the folder's changed files; which rows a day may see is decided downstream by the as-of window."""
     settings = load_settings()
-    data_dir = settings.data_dir if config.data_dir is None else type(settings.data_dir)(config.data_dir)
+    data_dir = shop_data.folder if config.data_dir is None else Path(config.data_dir)
     with warehouse.write() as con:
         now_local = datetime.now(settings.tz).replace(tzinfo=None)
-        reports = load_folder(con, data_dir, settings.timezone, now_local, full_reload=config.full_reload)
+
+        def progress(done: int, total: int, report: FileReport, seconds: float) -> None:
+            how = f"read, {report.rows_loaded:,} rows loaded" if report.reloaded else "unchanged, kept"
+            context.log.info(f"{done}/{total} {report.table}.csv: {how} ({seconds:.1f} s)")
+
+        reports = load_folder(
+            con, data_dir, settings.timezone, now_local, full_reload=config.full_reload, progress=progress
+        )
         examples = con.execute(
             "select file, line, column_name, rule, detail from raw.quarantine order by file, line limit 20"
         ).df()

@@ -63,7 +63,9 @@ def rows_of(cursor: object, table: str, columns: list[str]) -> list[tuple[object
     return sorted(rows, key=lambda row: tuple((v is None, str(v)) for v in row))
 
 
-def _difference(columns: list[str], left: list[tuple[object, ...]], right: list[tuple[object, ...]]) -> str:
+def _difference(
+    columns: list[str], left: list[tuple[object, ...]], right: list[tuple[object, ...]], other: str = "postgres"
+) -> str:
     """How two tables differ, naming rows by their first two columns (keys) and the columns that differ,
     never the values (the 360 holds names, addresses and phone numbers)."""
     only_left = [row for row in left if row not in right]
@@ -73,8 +75,8 @@ def _difference(columns: list[str], left: list[tuple[object, ...]], right: list[
         {columns[i] for row in only_left if row[:2] in by_key for i, v in enumerate(row) if by_key[row[:2]][i] != v}
     )
     return (
-        f"{len(left)} rows on duckdb, {len(right)} on postgres; {len(only_left)} only on duckdb (keys"
-        f" {[row[:2] for row in only_left[:3]]}), {len(only_right)} only on postgres; differing columns {differing}"
+        f"{len(left)} rows on duckdb, {len(right)} on {other}; {len(only_left)} only on duckdb (keys"
+        f" {[row[:2] for row in only_left[:3]]}), {len(only_right)} only on {other}; differing columns {differing}"
     )
 
 

@@ -24,7 +24,7 @@ demo: install
 	$(BIN)/dangol demo
 
 test: check browser
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -m "not slow" -n auto --dist loadfile
 
 # What guards the house before any test runs: lint, layout, types, the dbt project and the Dagster definitions.
 check: install

@@ -6,6 +6,10 @@ modulo the number of shards. Every process, machine and Python version agrees on
 restarts, or one started on another machine, takes exactly the messages it had. Each worker runs
 `deliver` over its shard with the one shared ledger: the shards are disjoint, so no two workers claim,
 settle or send the same message, and together they cover the list.
+
+`tests/channels/_sender.py --shard i/n` is such a worker. The nightly run's `deliveries` asset still
+hands its whole list off in one step (one shard); running shards as parallel steps of Dagster's
+multiprocess executor needs that asset split into prepare, a step per shard and record.
 """
 
 from __future__ import annotations

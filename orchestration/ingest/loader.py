@@ -7,8 +7,8 @@ A file that did not change since its last load is not read again (`raw.loaded_fi
 load's fingerprint): the nightly run at a million customers then pays only for the files that moved.
 A file is loaded again when its size or modification time differs (or, when the time is too close to the
 last load to be trusted, its content does), when the contract or time zone changed, when a file it
-references was loaded again, when the load clock went back, or when some of its rows were quarantined for
-lying in the future (the clock decides those). `full_reload=True` loads every file regardless.
+references was loaded again, when the load clock went back, or when the clock has reached a row that was
+quarantined for lying in the future. `full_reload=True` loads every file regardless.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import hashlib
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -72,7 +73,8 @@ create table if not exists raw.loaded_files (
     sha256 varchar not null,
     rows_read bigint not null,
     load_clock timestamp not null,
-    recorded_ns bigint not null
+    recorded_ns bigint not null,
+    earliest_future timestamp  -- the earliest row quarantined for lying in the future, if any
 )
 """
 # A modification time this close to the moment it was recorded may hide a later write of the same size
@@ -93,6 +95,8 @@ class FileReport:
     quarantined_rows: int = 0
     rules: dict[str, int] = field(default_factory=dict)
     reloaded: bool = True  # False: the file had not changed since its last load, which stands
+    # The earliest main timestamp among rows quarantined for lying in the future: a later clock may accept it.
+    earliest_future: datetime | None = None
 
 
 def _q(value: str) -> str:
@@ -283,6 +287,13 @@ def load_file(
         [contract.file_name, now_local],
     )
     rules = dict(con.execute("select rule, count(*) from _bad group by rule order by rule").fetchall())
+    earliest_future = None
+    if contract.future_column:
+        earliest_future = scalar(
+            con,
+            f'select min("{contract.future_column}") from _parsed'
+            " where _line in (select _line from _bad where rule = 'timestamp_in_future')",
+        )
     report = FileReport(
         contract.table,
         present=True,
@@ -290,6 +301,7 @@ def load_file(
         rows_loaded=scalar(con, f"select count(*) from {target}"),
         quarantined_rows=scalar(con, "select count(distinct _line) from _bad"),
         rules=rules,
+        earliest_future=earliest_future,
     )
     for name in ("_src", "_lines", "_text", "_parsed", "_good", "_bad"):
         con.execute(f"drop table if exists {name}")
@@ -334,25 +346,24 @@ def _unchanged(
 ) -> bool:
     """True when the last load of this file still stands (see the module docstring for what breaks it)."""
     known = con.execute(
-        "select contract, size, mtime_ns, sha256, load_clock, recorded_ns from raw.loaded_files where file = ?",
+        "select contract, size, mtime_ns, sha256, load_clock, recorded_ns, earliest_future from raw.loaded_files"
+        " where file = ?",
         [str(path.resolve())],
     ).fetchone()
     if known is None or not path.exists():
         return False
-    printed, size, mtime_ns, sha, clock, recorded_ns = known
+    printed, size, mtime_ns, sha, clock, recorded_ns, earliest_future = known
     if printed != _contract_print(contract, timezone) or now_local < clock:
+        return False
+    # The future rule's limit (a day after the load): a row it quarantined that the clock now accepts.
+    if earliest_future is not None and earliest_future <= now_local + timedelta(days=1):
         return False
     exists = scalar(
         con,
         "select count(*) from information_schema.tables where table_schema = 'raw' and table_name = ?",
         [contract.table],
     )
-    future = scalar(
-        con,
-        "select count(*) from raw.quarantine where file = ? and rule = 'timestamp_in_future'",
-        [contract.file_name],
-    )
-    if not exists or future:
+    if not exists:
         return False
     stat = path.stat()
     if stat.st_size != size or stat.st_mtime_ns != mtime_ns:
@@ -367,7 +378,7 @@ def _record_load(
     stat: os.stat_result,
     timezone: str,
     now_local: datetime,
-    rows: int,
+    report: FileReport,
 ) -> None:
     """Remember the file as it was before it was read (`stat`): a write during the load shows next time.
 
@@ -375,16 +386,17 @@ def _record_load(
     recorded_ns = time.time_ns()
     racy = stat.st_mtime_ns >= recorded_ns - _RACY_NS
     con.execute(
-        "insert or replace into raw.loaded_files values (?, ?, ?, ?, ?, ?, ?, ?)",
+        "insert or replace into raw.loaded_files values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             str(path.resolve()),
             _contract_print(contract, timezone),
             stat.st_size,
             stat.st_mtime_ns,
             _sha256(path) if racy else "",
-            rows,
+            report.rows_read,
             now_local,
             recorded_ns,
+            report.earliest_future,
         ],
     )
 
@@ -409,32 +421,57 @@ def _standing_report(con: duckdb.DuckDBPyConnection, contract: FileContract, pat
 
 
 def load_folder(
-    con: duckdb.DuckDBPyConnection, data_dir: Path, timezone: str, now_local: datetime, *, full_reload: bool = False
+    con: duckdb.DuckDBPyConnection,
+    data_dir: Path,
+    timezone: str,
+    now_local: datetime,
+    *,
+    full_reload: bool = False,
+    progress: Callable[[int, int, FileReport, float], None] | None = None,
 ) -> list[FileReport]:
     """Load every contract file in dependency order (customers before the files that reference them).
 
-    Files unchanged since their last load keep it (see the module docstring); `full_reload` loads all."""
+    Files unchanged since their last load keep it (see the module docstring); `full_reload` loads all.
+    `progress(done, total, report, seconds)` hears of each file as it is done (a load at 1M customers
+    takes minutes: the run's log says where it is)."""
     if not data_dir.is_dir():
         raise ContractError(f"data folder {data_dir} does not exist")
     con.execute("create schema if not exists raw")
     con.execute(QUARANTINE_DDL)
     con.execute(LOADED_FILES_DDL)
+    # A warehouse whose record predates the column (every load then reads every file once).
+    con.execute("alter table raw.loaded_files add column if not exists earliest_future timestamp")
     reports: list[FileReport] = []
     reloaded: set[str] = set()
     for contract in CONTRACTS:
+        started = time.monotonic()
         path = data_dir / contract.file_name
         parents_stand = not any(ref.table in reloaded for ref in contract.references)
         if not full_reload and parents_stand and _unchanged(con, contract, path, timezone, now_local):
             reports.append(_standing_report(con, contract, path))
-            continue
-        stat = path.stat() if path.exists() else None
-        report = load_file(con, contract, data_dir, timezone, now_local)
-        reloaded.add(contract.table)
-        con.execute("delete from raw.loaded_files where file = ?", [str(path.resolve())])
-        if report.present and stat is not None:
-            _record_load(con, contract, path, stat, timezone, now_local, report.rows_read)
-        reports.append(report)
+        else:
+            reports.append(_load_and_record(con, contract, path, data_dir, timezone, now_local))
+            reloaded.add(contract.table)
+        if progress is not None:
+            progress(len(reports), len(CONTRACTS), reports[-1], time.monotonic() - started)
     imported = load_import_rejects(con, data_dir, now_local)
     if imported:
         log.warning("%s: %d rejected source line rule(s) moved to raw.quarantine", IMPORT_REJECTS_FILE, imported)
     return reports
+
+
+def _load_and_record(
+    con: duckdb.DuckDBPyConnection,
+    contract: FileContract,
+    path: Path,
+    data_dir: Path,
+    timezone: str,
+    now_local: datetime,
+) -> FileReport:
+    """Load the file and remember how it was (its state before the read), or forget it when it is missing."""
+    stat = path.stat() if path.exists() else None
+    report = load_file(con, contract, data_dir, timezone, now_local)
+    con.execute("delete from raw.loaded_files where file = ?", [str(path.resolve())])
+    if report.present and stat is not None:
+        _record_load(con, contract, path, stat, timezone, now_local, report)
+    return report

@@ -89,6 +89,17 @@ class Console:
     url: str
     shop: ShopEnv
     home: Path
+    dbt_project: Path
+
+
+def _copy_of_the_dbt_project(source: Path, copy: Path) -> Path:
+    """The project with its prepared manifest (dates kept, so it is not parsed again at start)."""
+    shutil.copytree(source, copy, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages", ".user.yml"))
+    (copy / "target").mkdir()
+    for name in ("manifest.json", "partial_parse.msgpack"):
+        if (source / "target" / name).exists():
+            shutil.copy2(source / "target" / name, copy / "target" / name)
+    return copy
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +111,12 @@ def console(tmp_path_factory: pytest.TempPathFactory, dbt_manifest: Path) -> Ite
     write_shop(shop.root / "shop")
     _campaigns_with_a_broken_one(shop.root / "campaigns")
     home = prepare_instance(shop.root / "dagster_home")
-    env = shop.env | {"DANGOL_DATA_DIR": str(shop.root / "shop"), "DANGOL_CAMPAIGNS_DIR": str(shop.root / "campaigns")}
+    dbt_copy = _copy_of_the_dbt_project(dbt_manifest.parent.parent, shop.root / "dbt_project")
+    env = shop.env | {
+        "DANGOL_DATA_DIR": str(shop.root / "shop"),
+        "DANGOL_CAMPAIGNS_DIR": str(shop.root / "campaigns"),
+        "DANGOL_DBT_PROJECT_DIR": str(dbt_copy),  # the test edits a model in it
+    }
     workspace = str(PROJECT_ROOT / "workspace.yaml")
     port = _free_port()
     logs = ARTIFACTS / "logs"
@@ -122,7 +138,7 @@ def console(tmp_path_factory: pytest.TempPathFactory, dbt_manifest: Path) -> Ite
             assert time.monotonic() < deadline, f"the Dagster UI never served the graph (see {logs})"
             assert started[0].poll() is None, f"dagster-webserver exited (see {logs / 'webserver.log'})"
             time.sleep(2)
-        yield Console(f"http://127.0.0.1:{port}", ShopEnv(shop.root), home)
+        yield Console(f"http://127.0.0.1:{port}", ShopEnv(shop.root), home, dbt_copy)
     finally:
         for process in reversed(started):
             _stop(process)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -211,15 +211,41 @@ def test_a_file_written_just_now_is_compared_by_content(tmp_path: Path) -> None:
     assert _reloaded(con, data)["customers"] is False  # same content now
 
 
-def test_rows_quarantined_for_lying_in_the_future_are_judged_again(tmp_path: Path) -> None:
-    """Tomorrow's clock may accept them: such a file is always read again, and its quarantine kept exact."""
+def test_rows_quarantined_for_lying_in_the_future_are_judged_again_once_the_clock_reaches_them(
+    tmp_path: Path,
+) -> None:
+    """The future rule depends on the clock: the file is read again once a later clock would accept a row."""
     data = tmp_path / "data"
     data.mkdir()
     hour_ago = time.time() - 3600
-    _write(data / "customers.csv", CUSTOMERS + GOOD_CUSTOMER + "c3,최유진,,,2031-01-01 00:00\n", hour_ago)
+    _write(data / "customers.csv", CUSTOMERS + GOOD_CUSTOMER + "c3,최유진,,,2026-11-26 00:00\n", hour_ago)
     _write(data / "orders.csv", ORDERS, hour_ago)
     con = duckdb.connect(str(tmp_path / "wh.duckdb"))
-    _reloaded(con, data)
-    assert _reloaded(con, data)["customers"] is True
-    rules = con.execute("select rule, count(*) from raw.quarantine where file = 'customers.csv' group by 1").fetchall()
-    assert rules == [("timestamp_in_future", 1)]
+
+    def load(at: datetime) -> bool:
+        return {r.table: r.reloaded for r in load_folder(con, data, "Asia/Seoul", at)}["customers"]
+
+    assert load(NOW) is True  # 2026-11-23 12:00: c3 signed up "after the load time"
+    assert load(NOW + timedelta(days=1)) is False  # 11-24 12:00: still more than a day ahead
+    quarantined = con.execute("select rule from raw.quarantine where file = 'customers.csv'").fetchall()
+    assert quarantined == [("timestamp_in_future",)]
+    assert load(NOW + timedelta(days=2)) is True  # 11-25 12:00: within the rule's day, c3 now loads
+    assert con.execute("select count(*) from raw.customers").fetchone() == (2,)
+    assert con.execute("select count(*) from raw.quarantine where file = 'customers.csv'").fetchone() == (0,)
+
+
+def test_each_file_reports_its_progress_as_it_is_done(tmp_path: Path) -> None:
+    from orchestration.ingest.contract import CONTRACTS
+
+    data = tmp_path / "data"
+    data.mkdir()
+    hour_ago = time.time() - 3600
+    _write(data / "customers.csv", CUSTOMERS + GOOD_CUSTOMER, hour_ago)
+    _write(data / "orders.csv", ORDERS, hour_ago)
+    con = duckdb.connect(str(tmp_path / "wh.duckdb"))
+    load_folder(con, data, "Asia/Seoul", NOW)
+    heard: list[tuple[int, int, str, bool]] = []
+    load_folder(con, data, "Asia/Seoul", NOW, progress=lambda d, t, r, s: heard.append((d, t, r.table, r.reloaded)))
+    total = len(CONTRACTS)
+    assert [(d, t, table) for d, t, table, _ in heard] == [(i + 1, total, c.table) for i, c in enumerate(CONTRACTS)]
+    assert {table: again for _, _, table, again in heard}["customers"] is False  # unchanged: kept

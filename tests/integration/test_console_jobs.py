@@ -19,7 +19,7 @@ import yaml
 from channels.ledger import Ledger
 from channels.tracking.tokens import DEV_KEYS, Signer, parse_keys
 from orchestration.campaigns.explain import explain
-from orchestration.campaigns.spec import CAMPAIGNS_DIR
+from orchestration.campaigns.spec import CAMPAIGNS_DIR, load_campaigns
 from orchestration.definitions import defs
 from orchestration.lib.warehouse import connect
 from tests.integration import test_handoff_runs
@@ -71,6 +71,19 @@ def test_a_held_list_is_answered_by_its_job_and_goes_out_at_its_time(shop: Shop,
     with connect(shop.warehouse, read_only=True) as con:
         why = explain(con, "r01", "repurchase_reminder", D)
     assert "approved by Kim Marketer at 2025-06-16 10:00: ok" in why and "SENT (planned)" in why
+    # Each campaign's report of the day: its figures, and how the rerun changed its list since the night.
+    reports = {
+        e.asset_key.path[-1]: {k: v.value for k, v in e.materialization.metadata.items()}
+        for e in approved.get_asset_materialization_events()
+        if e.asset_key and e.asset_key.path[0] == "reports"
+    }
+    assert "repurchase_reminder_report" in reports, [e.asset_key for e in approved.get_asset_materialization_events()]
+    reminder, back = reports["repurchase_reminder_report"], reports["win_back_report"]
+    assert (reminder["audience"], reminder["scheduled_email"], reminder["handed_off"]) == (1, 1, 1)
+    assert reminder["estimated_cost_krw"] == 1.0 and "email (email)" in reminder["preview"]
+    assert (reminder["added_since_last_run"], reminder["removed_since_last_run"]) == (0, 0)
+    assert (back["held_for_approval"], back["removed_since_last_run"]) == (1, 1)  # held now: not going out
+    assert back["change_examples_masked"]["removed"][0].startswith("b01 email b")
     # The hold that is left points to the job, with the config that answers it.
     guard = next(e for e in approved.get_asset_check_evaluations() if e.check_name == "audience_guard")
     assert not guard.passed and guard.metadata["approve_job"].value == "approve_send_list"
@@ -114,3 +127,19 @@ def test_a_test_send_goes_to_the_team_marked_as_a_test_and_never_to_a_customer(s
     failure = next(e for e in refused.all_events if e.is_step_failure)
     assert "is a customer's email address" in failure.step_failure_data.error.message
     assert customer not in (shop.root / "warehouse" / "outbox" / "outbox.jsonl").read_text(encoding="utf-8")
+
+
+def load_campaign(campaign_id: str):
+    return {s.id: s for s in load_campaigns()}[campaign_id]
+
+
+def test_the_explain_job_answers_as_dangol_explain_does(shop: Shop) -> None:
+    config = {"customer_id": "h01", "campaign": "help_offer"}
+    result = _run(shop, "explain_customer", f"{NEXT} 09:00", {"explain_decision": {"config": config}})
+    assert result.success
+    answer = result.output_for_node("explain_decision")
+    with connect(shop.warehouse, read_only=True) as con:
+        assert answer == explain(con, "h01", load_campaign("help_offer"), D)
+    assert "SENT (planned): sms to 010-****-0003" in answer  # masked
+    (event,) = [e for e in result.all_events if e.event_type_value == "STEP_OUTPUT"]
+    assert "deferred to 2025-06-16 08:00" in event.step_output_data.metadata["why"].value

@@ -165,6 +165,6 @@ def test_one_run_goes_dbt_then_bgnbd_then_dbt(online_retail: ShopEnv) -> None:
     states = steps[step_of["intermediate/int_customer_states_daily"]]
     fit = steps[step_of["predictions/customer_bgnbd"]]
     customer_360 = steps[step_of["marts/dim_customers"]]
-    assert states.step_key.startswith("dbt_models") and customer_360.step_key.startswith("dbt_models")
+    assert states.step_key.startswith("dbt_") and customer_360.step_key.startswith("dbt_")
     assert states.step_key != customer_360.step_key
     assert states.end_time <= fit.start_time and fit.end_time <= customer_360.start_time

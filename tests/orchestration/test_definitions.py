@@ -8,6 +8,17 @@ import dagster as dg
 from orchestration.definitions import defs
 from orchestration.lib.partitions import daily_partitions, days_of_window, dbt_vars
 
+CAMPAIGN_IDS = [
+    "consent_change_notice",
+    "consent_reconfirmation",
+    "help_offer",
+    "referral_offer",
+    "repurchase_reminder",
+    "signup_benefit",
+    "vip_note",
+    "welcome_coupon",
+    "win_back",
+]
 EXPECTED_GROUPS = {
     "ingest": {
         "raw/consent_notices",
@@ -24,6 +35,7 @@ EXPECTED_GROUPS = {
         "raw/surveys",
         "raw/web_push_subscriptions",
         "ledger/suppressions",
+        "sends/delivery_record",
     },
     "staging": {
         "staging/stg_shop__consent_notices",
@@ -38,7 +50,6 @@ EXPECTED_GROUPS = {
         "staging/stg_shop__push_tokens",
         "staging/stg_shop__surveys",
         "staging/stg_shop__web_push_subscriptions",
-        "staging/stg_predictions__customer_bgnbd",
         "staging/stg_ledger__suppressions",
     },
     "intermediate": {
@@ -52,9 +63,13 @@ EXPECTED_GROUPS = {
         "intermediate/int_customer_service_summarised",
         "intermediate/int_customer_push_subscriptions_summarised",
         "intermediate/int_customer_messages_summarised",
+    },
+    "predictions": {
+        "marts/model_fit_bgnbd",
+        "predictions/customer_bgnbd",
+        "staging/stg_predictions__customer_bgnbd",
         "intermediate/int_customer_churn_risk_scored",
     },
-    "predictions": {"marts/model_fit_bgnbd", "predictions/customer_bgnbd"},
     "marts": {
         "marts/dim_customers",
         "marts/fct_customer_rfm",
@@ -63,8 +78,6 @@ EXPECTED_GROUPS = {
         "marts/fct_customer_personas",
         "marts/fct_customer_segments_daily",
         "marts/fct_segment_sizes_daily",
-        "sends/fct_planned_sends",
-        "sends/fct_send_decisions",
     },
     "audiences": {
         "marts/fct_audience_consent_change_notice",
@@ -89,8 +102,11 @@ EXPECTED_GROUPS = {
         "send_list/win_back",
         "sends/planned_sends_rendered",
         "sends/send_decisions_raw",
+        "sends/fct_planned_sends",
+        "sends/fct_send_decisions",
     },
-    "deliver": {"deliveries", "sends/deliveries"},
+    "deliver": {"deliveries"},
+    "campaign_reports": {f"reports/{c}_report" for c in CAMPAIGN_IDS},
     "engagement": {"sends/message_events"},
 }
 
@@ -106,6 +122,28 @@ def test_asset_keys_and_groups_are_pinned() -> None:
     for key in graph.get_all_asset_keys():
         groups.setdefault(graph.get(key).group_name, set()).add(key.to_user_string())
     assert groups == EXPECTED_GROUPS
+
+
+# The order data flows through the groups; the UI draws them left to right in it when no edge goes back.
+DATA_FLOW = ["ingest", "engagement", "staging", "intermediate", "predictions", "marts", "audiences", "campaigns"]
+DATA_FLOW += ["deliver", "campaign_reports"]
+
+
+def test_groups_follow_the_data_flow_and_no_two_assets_share_a_name() -> None:
+    graph = _definitions().resolve_asset_graph()
+    rank = {group: n for n, group in enumerate(DATA_FLOW)}
+    backwards = [
+        f"{parent.to_user_string()} ({graph.get(parent).group_name}) -> {key.to_user_string()} ({node.group_name})"
+        for key in graph.get_all_asset_keys()
+        for node in [graph.get(key)]
+        for parent in node.parent_keys
+        if rank[graph.get(parent).group_name] > rank[node.group_name]
+    ]
+    assert not backwards
+    names: dict[str, list[str]] = {}
+    for key in graph.get_all_asset_keys():
+        names.setdefault(key.path[-1], []).append(key.to_user_string())
+    assert not {name: keys for name, keys in names.items() if len(keys) > 1}
 
 
 # The policy's blocking checks that gate delivery (great-expectations rules over the window's planned sends);
@@ -133,9 +171,14 @@ def test_blocking_checks_gate_delivery() -> None:
 def test_jobs_schedules_and_sensors_are_pinned() -> None:
     definitions = _definitions()
     jobs = {job.name for job in definitions.resolve_all_job_defs()} - {"__ASSET_JOB"}
-    assert jobs == {"nightly", "deliver", "load_message_events", "approve_send_list", "test_send"}
+    assert jobs == {"nightly", "deliver", "load_message_events", "approve_send_list", "test_send", "explain_customer"}
     assert {s.name for s in definitions.schedules} == {"nightly_schedule"}
-    assert {s.name for s in definitions.sensors or []} == {"due_sends", "message_events_sensor"}
+    assert {s.name for s in definitions.sensors or []} == {
+        "due_sends",
+        "message_events_sensor",
+        "alert_on_failed_run",
+        "alert_on_held_send_list",
+    }
 
 
 def test_every_asset_is_daily_partitioned_in_seoul_and_writes_through_the_warehouse_pool() -> None:

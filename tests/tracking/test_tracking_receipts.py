@@ -211,3 +211,25 @@ def test_the_ledger_follower_applies_a_batch_of_receipts_in_one_commit(tmp_path)
         assert set(ledger.states(keys).values()) == {State.OPENED}
         assert len(ledger.suppressions()) == 100
         assert applier.apply_pending() == 0  # the cursor moved past the batch
+
+
+def test_a_batch_the_ledger_refused_is_applied_again_in_full(tmp_path) -> None:
+    """An open the follower could not write is not taken as written: the next attempt applies it."""
+    import sqlite3
+
+    from channels.tracking.app import LedgerApplier
+    from channels.tracking.eventlog import EventLog, new_event
+
+    with Ledger(tmp_path / "ledger.sqlite") as ledger:
+        ledger.plan([Message(KEY_A, "win_back", "c1", Channel.EMAIL, Purpose.AD, "minji@example.com", "x")], "t")
+        ledger.mark([KEY_A], State.ACCEPTED)
+        with EventLog(tmp_path / "events") as log:
+            log.append(new_event("opened", send_key=KEY_A, channel="email"))
+        broken = Ledger(tmp_path / "ledger.sqlite")
+        broken.close()  # its writes fail
+        applier = LedgerApplier(tmp_path / "events", broken)
+        with pytest.raises(sqlite3.ProgrammingError):
+            applier.apply_pending()
+        applier.ledger = ledger
+        assert applier.apply_pending() == 1
+        assert ledger.states([KEY_A])[KEY_A] is State.OPENED

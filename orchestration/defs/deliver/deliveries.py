@@ -54,6 +54,7 @@ left join sends.send_lists as lists
 where planned.as_of_date between ? and ? and planned.state = 'scheduled' and delivered.send_key is null
 order by planned.scheduled_at, planned.send_key
 """
+CONFIG_ERRORS = "channel_configuration_errors"
 # The audience guard is not a reason to block a day: held rows are never sent (state), the rest may go.
 _NOT_GATING = frozenset({"audience_guard"})
 
@@ -152,7 +153,13 @@ def raise_if_stopped(stopped: dict[str, ChannelError]) -> None:
     if stopped:
         raise dg.Failure(
             description="channels stopped: " + "; ".join(f"{c}: {e}" for c, e in sorted(stopped.items())),
-            metadata={"stopped_channels": dg.MetadataValue.json({c: str(e) for c, e in stopped.items()})},
+            metadata={
+                "stopped_channels": dg.MetadataValue.json({c: str(e) for c, e in stopped.items()}),
+                # Read by the alerts sensor: a configuration error is its own alert (a person must fix it).
+                CONFIG_ERRORS: dg.MetadataValue.json(
+                    sorted(c for c, e in stopped.items() if isinstance(e, ChannelConfigError))
+                ),
+            },
             # A configuration error needs a person; an outage may pass (the ledger keeps retries safe).
             allow_retries=not all(isinstance(e, ChannelConfigError) for e in stopped.values()),
         )

@@ -8,7 +8,7 @@ import dagster as dg
 import duckdb
 
 from orchestration.ingest.contract import CONTRACTS
-from orchestration.ingest.loader import load_folder
+from orchestration.ingest.loader import FileReport, load_folder
 from orchestration.lib.figures import report_days
 from orchestration.lib.partitions import daily_partitions, window_backfill
 from orchestration.lib.resources import ShopDataResource, WarehouseResource
@@ -66,7 +66,14 @@ def raw_tables(
     data_dir = shop_data.folder if config.data_dir is None else Path(config.data_dir)
     with warehouse.write() as con:
         now_local = datetime.now(settings.tz).replace(tzinfo=None)
-        reports = load_folder(con, data_dir, settings.timezone, now_local, full_reload=config.full_reload)
+
+        def progress(done: int, total: int, report: FileReport, seconds: float) -> None:
+            how = f"read, {report.rows_loaded:,} rows loaded" if report.reloaded else "unchanged, kept"
+            context.log.info(f"{done}/{total} {report.table}.csv: {how} ({seconds:.1f} s)")
+
+        reports = load_folder(
+            con, data_dir, settings.timezone, now_local, full_reload=config.full_reload, progress=progress
+        )
         examples = con.execute(
             "select file, line, column_name, rule, detail from raw.quarantine order by file, line limit 20"
         ).df()

@@ -138,3 +138,20 @@
 {% macro spark__regex_matches(expression, pattern) -%}
     ({{ expression }} rlike '{{ pattern }}')
 {%- endmacro %}
+
+{#- `value`s joined by `delimiter` in the order of `order_by` (a list of column expressions). dbt-spark's
+    listagg ignores its order by: on Spark, sort (keys..., value) structs and join their values. -#}
+{% macro ordered_listagg(value, delimiter, order_by) -%}
+    {{ return(adapter.dispatch('ordered_listagg', 'dangol')(value, delimiter, order_by)) }}
+{%- endmacro %}
+
+{% macro default__ordered_listagg(value, delimiter, order_by) -%}
+    {{ dbt.listagg(value, "'" ~ delimiter ~ "'", "order by " ~ (order_by | join(', '))) }}
+{%- endmacro %}
+
+{% macro spark__ordered_listagg(value, delimiter, order_by) -%}
+    {%- set keys = [] -%}
+    {%- for key in order_by -%}{%- do keys.append("'k" ~ loop.index ~ "', " ~ key) -%}{%- endfor -%}
+    array_join(transform(array_sort(collect_list(named_struct({{ keys | join(', ') }}, 'v', {{ value }}))), x -> x.v),
+        '{{ delimiter }}')
+{%- endmacro %}

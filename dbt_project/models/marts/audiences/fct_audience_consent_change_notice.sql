@@ -84,7 +84,7 @@ listed as (
         customer_id,
         min(recorded_at) as first_change_at,
         max(recorded_at) as last_change_at,
-        {{ dbt.listagg('change_text', "', '", "order by recorded_at, channel, purpose") }} as changes,
+        {{ ordered_listagg('change_text', ', ', ['recorded_at', 'channel', 'purpose']) }} as changes,
         count(*) as changes_count
     from pending
     group by as_of_date, customer_id

@@ -23,8 +23,9 @@ install: $(VENV)/.installed
 demo: install
 	$(BIN)/dangol demo
 
+# The tests run on every core (pytest-xdist), a file to a worker: a file's tests share its fixtures.
 test: check browser
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -m "not slow" -n auto --dist loadfile
 
 # What guards the house before any test runs: lint, layout, types, the dbt project and the Dagster definitions.
 check: install

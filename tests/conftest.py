@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,9 +31,33 @@ def dbt_manifest() -> Path:
 
     Only the folders whose tests load the definitions or run dbt ask for it (their conftest.py), so
     `pytest tests/channels` starts at once."""
-    from orchestration.lib.dbt import prepare_manifest
+    from orchestration.lib.dbt import dbt_project, prepare_manifest
 
-    return prepare_manifest()
+    # Test workers run side by side (pytest -n): one parses, the others wait and find it fresh.
+    lock = dbt_project.project_dir / "target" / ".manifest.lock"
+    lock.parent.mkdir(exist_ok=True)
+    with lock.open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        return prepare_manifest()
+
+
+def built_once(tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], object]) -> Path:
+    """A folder that `build` fills once per test run, shared by every test worker (pytest -n).
+
+    A session fixture runs once per worker; an expensive shop built with the real CLI is worth building
+    once. The first worker builds it under a lock; the others wait for it. Tests work on copies."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the folder the workers' own temp folders share
+    folder = root / name
+    with (root / f"{name}.lock").open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        if not (folder / ".built").exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            build(folder)
+            (folder / ".built").touch()
+    return folder
 
 
 @dataclass

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ShopEnv
+from tests.conftest import ShopEnv, built_once
 
 
 @pytest.fixture(autouse=True)
@@ -16,11 +16,23 @@ def _parsed_dbt(dbt_manifest: Path) -> None:
 @pytest.fixture(scope="session")
 def planned_night(tmp_path_factory: pytest.TempPathFactory) -> ShopEnv:
     """The nightly run for D of the designed shop (test_campaigns_e2e), through the CLI, at 02:00 on D+1: it
-    plans, and hands off what is due then. Once per session: tests work on copies of it."""
+    plans, and hands off what is due then. Once per test run: tests work on copies of it."""
     from tests.integration.test_campaigns_e2e import D, write_shop
 
-    env = ShopEnv(tmp_path_factory.mktemp("planned"))
-    write_shop(env.root / "shop")
-    at = f"{D + timedelta(days=1)} 02:00"
-    env.dangol("run", "--date", D.isoformat(), "--data-dir", str(env.root / "shop"), "--at", at)
-    return env
+    def build(root: Path) -> None:
+        env = ShopEnv(root)
+        write_shop(root / "shop")
+        at = f"{D + timedelta(days=1)} 02:00"
+        env.dangol("run", "--date", D.isoformat(), "--data-dir", str(root / "shop"), "--at", at)
+
+    return ShopEnv(built_once(tmp_path_factory, "planned_night", build))
+
+
+@pytest.fixture
+def designed(shop_env: ShopEnv) -> tuple[ShopEnv, Path, dict[str, str]]:
+    """The nightly run's designed shop (tests/integration/test_nightly_run.py), its folder and who must be
+    reminded on which channel; shared by the tests of that day."""
+    from tests.integration.test_nightly_run import measured_out, write_designed_shop
+
+    data = shop_env.root / "shop"
+    return shop_env, data, {c: ch for c, ch in write_designed_shop(data).items() if not measured_out(c)}

@@ -97,7 +97,11 @@ RECIPIENTS = [
 ]
 
 
-def test_a_test_send_goes_to_the_team_marked_as_a_test_and_never_to_a_customer(shop: Shop) -> None:
+def test_a_test_send_goes_to_the_team_marked_as_a_test_and_never_to_a_customer(
+    shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The link store sits beside the warehouse (settings): this test's copy, whatever an earlier run set.
+    monkeypatch.setenv("DANGOL_WAREHOUSE", str(shop.warehouse))
     before = shop.query("select count(*) from sends.deliveries")
     config = {"campaign": "vip_note", "recipients": RECIPIENTS, "messages_per_channel": 1}
     result = _run(shop, "test_send", f"{NEXT} 09:00", {"send_test_messages": {"config": config}})

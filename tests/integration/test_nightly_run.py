@@ -9,7 +9,6 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
-import pytest
 
 from orchestration.campaigns.config import load_policy
 from orchestration.campaigns.policy import in_control_group, in_holdout
@@ -135,12 +134,6 @@ def _outbox(env: ShopEnv, campaign_id: str | None = "repurchase_reminder") -> li
     return [m for m in messages if campaign_id is None or m["campaign_id"] == campaign_id]
 
 
-@pytest.fixture
-def designed(shop_env: ShopEnv) -> tuple[ShopEnv, Path, dict[str, str]]:
-    data = shop_env.root / "shop"
-    return shop_env, data, {c: ch for c, ch in write_designed_shop(data).items() if not measured_out(c)}
-
-
 # The nightly run for D at 02:00 on D+1, then the day's hand-offs at each send's time (the due_sends sensor's
 # job, replayed with the clock fixed at each due time).
 UNTIL = ("--deliver-until", f"{D + timedelta(days=1)} 23:00")
@@ -185,28 +178,3 @@ def test_nightly_run_delivers_exactly_the_due_and_consented_customers_once(desig
         assert ledger.execute(
             "select count(*), max(attempts) from messages where campaign_id = 'repurchase_reminder'"
         ).fetchone() == (len(expected), 1)
-
-
-def test_dry_run_plans_but_delivers_nothing(designed) -> None:
-    env, data, expected = designed
-    result = env.dangol("run", "--date", D.isoformat(), "--data-dir", str(data), "--dry-run")
-    assert "dry run: nothing was delivered" in result.stdout
-    assert _outbox(env, campaign_id=None) == []
-    with duckdb.connect(str(env.warehouse), read_only=True) as con:
-        planned = dict(
-            con.execute(
-                "select customer_id, channel from sends.fct_planned_sends where as_of_date = ? and state = 'scheduled'"
-                " and campaign_id = 'repurchase_reminder'",
-                [D],
-            ).fetchall()
-        )
-        reasons = dict(
-            con.execute(
-                "select customer_id, coalesce(reason, decision) from sends.fct_send_decisions where as_of_date = ?"
-                " and campaign_id = 'repurchase_reminder'",
-                [D],
-            ).fetchall()
-        )
-    assert planned == expected
-    assert reasons["c05"] == "holdout"  # in the audience (D cannot see its later order), then held out
-    assert reasons["c02"] == reasons["c04"] == "no_consent"

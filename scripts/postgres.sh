@@ -75,7 +75,13 @@ start() {
     if [ ! -f "$PGDATA/PG_VERSION" ]; then
         mkdir -p "$PGDATA"
         chmod 700 "$PGDATA"
-        if [ -n "$RUN_AS" ]; then chown "$RUN_AS" "$PGDATA"; fi
+        if [ -n "$RUN_AS" ]; then
+            chown "$RUN_AS" "$PGDATA"
+            # A checkout in a folder closed to other users (a private temp dir, a CI workspace) cannot hold
+            # the server's data: say so and how, instead of initdb's "Permission denied".
+            as_server_user test -x "$PGDATA" || die "the '$RUN_AS' account cannot reach $PGDATA (a parent folder" \
+                "is closed to other users); set DANGOL_PGDATA to a folder it can reach, e.g. /var/tmp/dangol-postgres/data"
+        fi
         as_server_user "$BINDIR/initdb" -D "$PGDATA" -U "$SUPERUSER" --auth=trust --encoding=UTF8 \
             --locale=C.UTF-8 >"$PGDATA/../initdb.log" 2>&1 || { cat "$PGDATA/../initdb.log" >&2; die "initdb failed"; }
         {

@@ -6,8 +6,10 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import psycopg2
 import pytest
@@ -48,9 +50,16 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[Postgres]:
-    """Own data dir under the project (the server's user must be able to reach it; pytest's temp folders are
-    private to root) and own port, so parallel sessions never share or stop each other's server."""
-    data = PROJECT_ROOT / ".postgres" / f"pytest-{os.getpid()}" / "data"
+    """Own data dir and own port, so parallel sessions never share or stop each other's server.
+
+    The data dir is in /var/tmp, not under the project or pytest's temp folders: run as root, the server
+    runs as the `postgres` account, which must reach the folder, and a checkout (a CI workspace, a private
+    temp folder) may be closed to other users."""
+    base = Path("/var/tmp") if Path("/var/tmp").is_dir() else Path(tempfile.gettempdir())
+    folder = base / f"dangol-postgres-{os.getpid()}"
+    folder.mkdir(exist_ok=True)
+    folder.chmod(0o755)  # the server's account passes through it to its own (700) data dir
+    data = folder / "data"
     env = {**os.environ, "DANGOL_PGDATA": str(data), "DANGOL_PGPORT": str(_free_port())}
     started = subprocess.run([str(SCRIPT), "start"], env=env, capture_output=True, text=True, timeout=600)
     assert started.returncode == 0, started.stderr

@@ -8,18 +8,8 @@ from datetime import date, datetime
 import duckdb
 
 from orchestration.campaigns.policy import release_hint
-from orchestration.lib.warehouse import connect, scalar
+from orchestration.lib.warehouse import connect, scalar, table_exists
 from orchestration.settings import load_settings
-
-
-def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    return bool(
-        scalar(
-            con,
-            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-            [schema, table],
-        )
-    )
 
 
 def _print_plan(con: duckdb.DuckDBPyConnection, day: date) -> None:
@@ -91,7 +81,7 @@ def print_summary(day: date, *, dry_run: bool, replayed: Sequence[datetime] = ()
         return
     with connect(settings.warehouse, read_only=True, timezone=settings.timezone) as con:
         print(f"\n=== dangol: {day} (shop time {settings.timezone}) ===")
-        if _table_exists(con, "marts", "dim_customers"):
+        if table_exists(con, "marts", "dim_customers"):
             total = scalar(con, "select count(*) from marts.dim_customers")
             print(f"customers: {total:,}")
             print("segments (lifecycle stage):")
@@ -99,16 +89,16 @@ def print_summary(day: date, *, dry_run: bool, replayed: Sequence[datetime] = ()
                 "select lifecycle_stage, count(*) from marts.dim_customers group by 1 order by 2 desc"
             ).fetchall():
                 print(f"  {stage:<24} {n:>8,}")
-        if _table_exists(con, "raw", "quarantine"):
+        if table_exists(con, "raw", "quarantine"):
             rows = con.execute("select file, rule, count(*) from raw.quarantine group by 1, 2 order by 1, 2").fetchall()
             print(f"quarantined input rows: {sum(r[2] for r in rows):,}")
             for file, rule, n in rows:
                 print(f"  {file:<28} {rule:<22} {n:>6,}")
-        if _table_exists(con, "sends", "fct_send_decisions"):
+        if table_exists(con, "sends", "fct_send_decisions"):
             _print_plan(con, day)
         if dry_run:
             print("dry run: nothing was delivered (mode plan)")
-        elif _table_exists(con, "sends", "deliveries") and _table_exists(con, "sends", "fct_planned_sends"):
+        elif table_exists(con, "sends", "deliveries") and table_exists(con, "sends", "fct_planned_sends"):
             _print_deliveries(con, day, replayed)
     print(f"outbox: {settings.outbox_dir / 'outbox.jsonl'} (table: {settings.outbox_dir / 'outbox.sqlite'})")
     print(f"ledger: {settings.ledger}")

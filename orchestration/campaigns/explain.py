@@ -15,7 +15,7 @@ import duckdb
 from channels.masking import mask_address, mask_text
 from orchestration.campaigns.policy import Step
 from orchestration.campaigns.spec import CampaignSpec
-from orchestration.lib.warehouse import scalar
+from orchestration.lib.warehouse import scalar, table_exists
 
 # The issue's numbering of the policy steps (render shares step 2 with suppression: both pick the channel).
 STEP_NUMBER = {
@@ -32,22 +32,12 @@ STEP_NUMBER = {
 }
 
 
-def _exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    return bool(
-        scalar(
-            con,
-            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-            [schema, table],
-        )
-    )
-
-
 def explain(con: duckdb.DuckDBPyConnection, customer_id: str, campaign: CampaignSpec | str, day: date) -> str:
     """A few plain lines answering the question; never raises for a missing row."""
     campaign_id = campaign.id if isinstance(campaign, CampaignSpec) else campaign
     title = f"{campaign_id}" + (f" ({campaign.name})" if isinstance(campaign, CampaignSpec) else "")
     head = f"{title}, customer {customer_id}, {day}:"
-    if not _exists(con, "sends", "fct_send_decisions"):
+    if not table_exists(con, "sends", "fct_send_decisions"):
         return f"{head}\n  no decisions in this warehouse yet: run the day first (dangol run --date {day})."
     row = con.execute(
         "select decision, policy_step, reason, detail, channels_considered, send_key, cycle"
@@ -83,7 +73,7 @@ def explain(con: duckdb.DuckDBPyConnection, customer_id: str, campaign: Campaign
 
 def _answer(con: duckdb.DuckDBPyConnection, campaign_id: str, day: date) -> list[str]:
     """Who answered the audience guard for this campaign-day, if anyone did."""
-    if not _exists(con, "sends", "approvals"):
+    if not table_exists(con, "sends", "approvals"):
         return []
     row = con.execute(
         "select decision, decided_by, recorded_at, note from sends.approvals where campaign_id = ? and as_of_date = ?",
@@ -108,7 +98,7 @@ def _planned_message(con: duckdb.DuckDBPyConnection, key: str) -> list[str]:
         if subject:
             lines.append(f"  subject: {mask_text(subject)}")
         lines.append("  body: " + mask_text(body).replace("\n", " / ")[:200])
-    if _exists(con, "sends", "deliveries"):
+    if table_exists(con, "sends", "deliveries"):
         delivered = con.execute(
             "select state, adapter, attempts, reason from sends.deliveries where send_key = ?", [key]
         ).fetchone()
@@ -130,7 +120,7 @@ def _not_considered(
         "select count(*) from sends.fct_send_decisions where campaign_id = ? and as_of_date = ?",
         [campaign_id, day],
     )
-    known = _exists(con, "staging", "stg_shop__customers") and scalar(
+    known = table_exists(con, "staging", "stg_shop__customers") and scalar(
         con, "select count(*) from staging.stg_shop__customers where customer_id = ?", [customer_id]
     )
     if not known:

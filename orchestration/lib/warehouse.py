@@ -106,3 +106,14 @@ def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[object] | 
     if row is None:
         raise LookupError(f"the query returned no row: {sql.split()[0]} ...")
     return row[0]
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    """Whether `schema.table` exists: readers of a warehouse that may not have run every step yet."""
+    return bool(
+        scalar(
+            con,
+            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+            [schema, table],
+        )
+    )

@@ -27,7 +27,7 @@ from orchestration.defs.campaigns.plan import masked_preview
 from orchestration.lib.figures import report_days
 from orchestration.lib.partitions import daily_partitions, days_between, window_backfill, window_days
 from orchestration.lib.resources import WarehouseResource
-from orchestration.lib.warehouse import scalar
+from orchestration.lib.warehouse import table_exists
 
 PREVIEW_MESSAGES = 10
 EXAMPLES = 5
@@ -65,16 +65,6 @@ def report_key(campaign_id: str) -> dg.AssetKey:
     return dg.AssetKey(["reports", f"{campaign_id}_report"])
 
 
-def _exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    return bool(
-        scalar(
-            con,
-            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-            [schema, table],
-        )
-    )
-
-
 def _counts(frame: pd.DataFrame, column: str) -> dict[str, int]:
     return {str(k): int(v) for k, v in frame[column].value_counts().sort_index().items()} if len(frame) else {}
 
@@ -102,7 +92,7 @@ def campaign_day(con: duckdb.DuckDBPyConnection, spec: CampaignSpec, day: date) 
         "excluded_by_reason": dg.MetadataValue.json(_counts(excluded, "reason")),
         "estimated_cost_krw": float(pd.to_numeric(scheduled["cost_krw"], errors="coerce").fillna(0).sum()),
     }
-    if _exists(con, "sends", "deliveries"):
+    if table_exists(con, "sends", "deliveries"):
         states = dict(
             con.execute(
                 "select case when adapter = '-' then 'refused_at_handoff' when state = 'failed' then 'failed'"
@@ -112,7 +102,7 @@ def campaign_day(con: duckdb.DuckDBPyConnection, spec: CampaignSpec, day: date) 
             ).fetchall()
         )
         figures |= {k: int(states.get(k, 0)) for k in ("handed_off", "failed", "refused_at_handoff")}
-    if _exists(con, "sends", "message_events"):
+    if table_exists(con, "sends", "message_events"):
         row = con.execute(_EVENTS_SQL, [spec.id, day]).fetchone() or (0,) * len(_OUTCOMES)
         figures |= {k: int(v or 0) for k, v in zip(_OUTCOMES, row, strict=True)}
     figures["preview"] = dg.MetadataValue.md(preview(con, spec, day))
@@ -129,7 +119,7 @@ def preview(con: duckdb.DuckDBPyConnection, spec: CampaignSpec, day: date) -> st
     """At least ten of the day's rendered messages, every channel of the campaign, masked."""
     channels = [Channel(str(c)) for c in spec.channels]
     per_channel = math.ceil(PREVIEW_MESSAGES / max(len(channels), 1))
-    if not _exists(con, "sends", "send_lists"):
+    if not table_exists(con, "sends", "send_lists"):
         return "no rendered messages yet"
     rows = rendered_messages(con, spec.id, day, channels, per_channel)
     names = _names(con, list(rows["customer_id"])) if len(rows) else {}
@@ -146,7 +136,7 @@ def preview(con: duckdb.DuckDBPyConnection, spec: CampaignSpec, day: date) -> st
 
 
 def _names(con: duckdb.DuckDBPyConnection, customers: list[str]) -> dict[str, str]:
-    if not customers or not _exists(con, "staging", "stg_shop__customers"):
+    if not customers or not table_exists(con, "staging", "stg_shop__customers"):
         return {}
     rows = con.execute(
         "select customer_id, customer_name from staging.stg_shop__customers where list_contains(?, customer_id)",
